@@ -1,0 +1,47 @@
+# GitOps Lab — the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_WORKERS ?= 2
+
+.PHONY: run test lint typecheck unit bench test-kind fmt clean serve
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## run: set everything up and open the lab on the embedded cluster
+run: $(STAMP)
+	$(BIN)/gitops-lab cluster serve --dir .gitops-lab/cluster
+
+## test: set everything up and run every check: ruff, mypy, import contracts, the whole suite
+test: $(STAMP) lint typecheck
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check lab tests bench
+	$(BIN)/ruff format --check lab tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## bench: measure speed and memory; writes docs/benchmarks.md and bench/results.json
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+## test-kind: the tests that need Docker and kind
+test-kind: $(STAMP)
+	$(BIN)/python -m pytest -m kind -p no:cacheprovider
+
+fmt: $(STAMP)
+	$(BIN)/ruff format lab tests bench
+	$(BIN)/ruff check --fix lab tests bench
+
+clean:
+	rm -rf $(VENV) .gitops-lab .mypy_cache .ruff_cache
