@@ -1,0 +1,457 @@
+"""What decoding a request body does before any per-kind logic runs: the structural schema pass.
+
+The real API server decodes a body into typed structs (built-in kinds) or checks it against a
+structural schema (custom resources). Either way three things happen, all here, in one walk:
+
+- fields the schema does not know are dropped and reported (`unknown field "spec.foo"`), which
+  the registry turns into a 400 (fieldValidation=Strict) or warnings (Warn);
+- values of the wrong JSON type become field causes, worded like the structural-schema
+  validator words them (`spec.replicas in body must be of type integer: "string"`);
+- formats the decoder understands are checked and normalised: quantities (`0.5` -> `500m`),
+  int-or-string, base64 `byte` and RFC 3339 `date-time`.
+
+`null` for an optional field means "not set", so such fields vanish like they do after a real
+decode/encode round trip. Quantity parsing lives here too because it is a decoding concern;
+`defaults` and `validation` compare quantities through `parse_quantity`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from fractions import Fraction
+from typing import Any
+
+from lab.cluster.sim.errors import INVALID, NOT_SUPPORTED, REQUIRED, TYPE_INVALID, Cause
+from lab.cluster.sim.schema import SchemaNode
+
+_QUANTITY_NODE = "io.k8s.apimachinery.pkg.api.resource.Quantity"
+_INT_OR_STRING_NODE = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
+_BUILTIN_PREFIX = "io.k8s."
+
+QUANTITY_FORMAT_ERROR = (
+    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+)
+QUANTITY_SUFFIX_ERROR = "unable to parse quantity's suffix"
+
+_RFC3339 = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
+)
+
+
+@dataclass(frozen=True)
+class StructuralResult:
+    """The decoded copy of an object and everything decoding had to say about it."""
+
+    obj: dict[str, Any]
+    unknown_fields: list[str]
+    causes: list[Cause]
+
+
+@dataclass
+class _Report:
+    builtin: bool
+    unknown: list[str] = field(default_factory=list)
+    causes: list[Cause] = field(default_factory=list)
+
+
+def check(obj: dict[str, Any], schema: SchemaNode) -> StructuralResult:
+    """Prune unknown fields from a copy of `obj`, normalise formats, and collect type errors."""
+    report = _Report(builtin=schema.name.startswith(_BUILTIN_PREFIX))
+    pruned = _walk(obj, schema, "", report)
+    if not isinstance(pruned, dict):
+        pruned = {}
+    return StructuralResult(pruned, report.unknown, report.causes)
+
+
+# --- the walk ------------------------------------------------------------------------------
+
+
+def _walk(value: Any, node: SchemaNode, path: str, report: _Report) -> Any:
+    kind = node.type
+    if kind == "object":
+        if not isinstance(value, dict):
+            return _type_error(value, "object", path, report)
+        return _walk_object(value, node, path, report)
+    if kind == "array":
+        if not isinstance(value, list):
+            return _type_error(value, "array", path, report)
+        items = node.items
+        if items is None:
+            return _plain_copy(value)
+        return [
+            item if item is None else _walk(item, items, f"{path}[{i}]", report)
+            for i, item in enumerate(value)
+        ]
+    if kind == "string":
+        return _walk_string(value, node, path, report)
+    if kind == "integer":
+        return _walk_integer(value, node, path, report)
+    if kind == "number":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return _type_error(value, "number", path, report)
+        return _check_enum(value, node, path, report)
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            return _type_error(value, "boolean", path, report)
+        return _check_enum(value, node, path, report)
+    return _walk_untyped(value, node, path, report)
+
+
+def _walk_object(
+    value: dict[str, Any], node: SchemaNode, path: str, report: _Report
+) -> dict[str, Any]:
+    properties = node.properties
+    extra = node.additional
+    if not properties and extra is None:
+        # A free-form object (FieldsV1, RawExtension): the decoder keeps it as raw JSON.
+        return _plain_copy(value)
+    prefix = f"{path}." if path else ""
+    result: dict[str, Any] = {}
+    for key, child_value in value.items():
+        child = properties.get(key) if properties else None
+        if child is None:
+            child = extra
+        if child is None:
+            if node.preserve_unknown_fields:
+                result[key] = _plain_copy(child_value)
+            else:
+                report.unknown.append(prefix + key)
+            continue
+        if child_value is None:
+            if child is extra and child.type == "string":
+                # A null map value decodes into the string's zero value.
+                result[key] = ""
+            continue
+        result[key] = _walk(child_value, child, prefix + key, report)
+    if not report.builtin:
+        for key in sorted(node.required):
+            if key not in result:
+                report.causes.append(Cause(REQUIRED, "Required value", prefix + key))
+    return result
+
+
+def _walk_string(value: Any, node: SchemaNode, path: str, report: _Report) -> Any:
+    if not isinstance(value, str):
+        return _type_error(value, "string", path, report)
+    fmt = node.format
+    if fmt == "byte" and not _is_base64(value):
+        return _format_error(value, "byte", path, report)
+    if fmt == "date-time" and not _is_rfc3339(value):
+        return _format_error(value, "date-time", path, report)
+    return _check_enum(value, node, path, report)
+
+
+def _walk_integer(value: Any, node: SchemaNode, path: str, report: _Report) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        # JSON has one number type; 3.0 is the integer 3 (as the structural validator agrees).
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return _type_error(value, "integer", path, report)
+    return _check_enum(value, node, path, report)
+
+
+def _walk_untyped(value: Any, node: SchemaNode, path: str, report: _Report) -> Any:
+    if node.name == _QUANTITY_NODE:
+        return _walk_quantity(value, path, report)
+    if node.name == _INT_OR_STRING_NODE or node.raw.get("x-kubernetes-int-or-string"):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            return _type_error(value, "integer,string", path, report)
+        return value
+    if isinstance(value, dict) and node.properties:
+        return _walk_object(value, node, path, report)
+    return _plain_copy(value)
+
+
+def _walk_quantity(value: Any, path: str, report: _Report) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return _type_error(value, "string,number", path, report)
+    text = value if isinstance(value, str) else repr(value)
+    try:
+        return canonical_quantity(text)
+    except ValueError as err:
+        report.causes.append(Cause(INVALID, f"Invalid value: {_quote(text)}: {err}", path))
+        return value
+
+
+def _check_enum(value: Any, node: SchemaNode, path: str, report: _Report) -> Any:
+    allowed = node.enum
+    if allowed and value not in allowed:
+        choices = ", ".join(_quote(str(choice)) for choice in allowed)
+        shown = _quote(value) if isinstance(value, str) else _json_scalar(value)
+        report.causes.append(
+            Cause(NOT_SUPPORTED, f"Unsupported value: {shown}: supported values: {choices}", path)
+        )
+    return value
+
+
+def _type_error(value: Any, expected: str, path: str, report: _Report) -> Any:
+    got = _json_type(value)
+    message = (
+        f"Invalid value: {_quote(got)}: {path} in body must be of type {expected}: {_quote(got)}"
+    )
+    report.causes.append(Cause(TYPE_INVALID, message, path))
+    return _plain_copy(value)
+
+
+def _format_error(value: str, fmt: str, path: str, report: _Report) -> str:
+    message = (
+        f"Invalid value: {_quote(value)}: {path} in body must be of type {fmt}: {_quote(value)}"
+    )
+    report.causes.append(Cause(TYPE_INVALID, message, path))
+    return value
+
+
+def _plain_copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _plain_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain_copy(item) for item in value]
+    return value
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _json_scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _quote(text: str) -> str:
+    """Go's %q for the plain strings these messages carry."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = escaped.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
+    return f'"{escaped}"'
+
+
+def _is_base64(text: str) -> bool:
+    # Go's StdEncoding skips CR and LF but insists on padding and the standard alphabet.
+    compact = text.replace("\r", "").replace("\n", "")
+    try:
+        base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
+def _is_rfc3339(text: str) -> bool:
+    match = _RFC3339.match(text)
+    if match is None:
+        return False
+    year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
+    try:
+        datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        return False
+    return True
+
+
+# --- quantities ----------------------------------------------------------------------------
+
+_DECIMAL_SUFFIXES = {
+    "n": -9,
+    "u": -6,
+    "m": -3,
+    "": 0,
+    "k": 3,
+    "M": 6,
+    "G": 9,
+    "T": 12,
+    "P": 15,
+    "E": 18,
+}
+_BINARY_SUFFIXES = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
+_DECIMAL_NAMES = {exp: suffix for suffix, exp in _DECIMAL_SUFFIXES.items()}
+_BINARY_NAMES = {0: "", **{exp: suffix for suffix, exp in _BINARY_SUFFIXES.items()}}
+_SUFFIX_CHARS = frozenset("eEinumkKMGTP")
+_NANO = 10**9
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """An exact resource quantity and the notation it canonicalises to."""
+
+    value: Fraction
+    format: str  # "DecimalSI", "BinarySI" or "DecimalExponent"
+
+    def __str__(self) -> str:
+        return format_quantity(self)
+
+    def milli_value(self) -> int:
+        """Thousandths, rounded away from zero like Go's `MilliValue`."""
+        return _round_away(self.value * 1000)
+
+    def int_value(self) -> int:
+        """Whole units, rounded away from zero like Go's `Value`."""
+        return _round_away(self.value)
+
+
+def parse_quantity(text: str) -> Quantity:
+    """Go's `resource.ParseQuantity`: raise ValueError with its message when `text` is bad."""
+    if not text:
+        raise ValueError(QUANTITY_FORMAT_ERROR)
+    if text == "0":
+        return Quantity(Fraction(0), "DecimalSI")
+    negative, whole, fraction_digits, suffix = _split_quantity(text)
+    fmt, base, exponent = _interpret_suffix(suffix)
+    digits = whole + fraction_digits
+    amount = Fraction(int(digits or "0"), 10 ** len(fraction_digits))
+    amount *= Fraction(base) ** exponent
+    if negative:
+        amount = -amount
+    if (amount * _NANO).denominator != 1:
+        # Precision below a nano unit is rounded up, as the Go parser does.
+        amount = Fraction(_round_away(amount * _NANO), _NANO)
+    return Quantity(amount, fmt)
+
+
+def canonical_quantity(text: str) -> str:
+    """The text the API server writes back for the quantity `text` (ValueError when bad).
+
+    Go's parser keeps the caller's own spelling when its fast path finds it already canonical
+    enough (`500m`, `100Mi`, `1E3`, even `+1`); anything else is rewritten (`1000m` -> `1`).
+    """
+    quantity = parse_quantity(text)
+    return text if _keeps_spelling(text) else format_quantity(quantity)
+
+
+def _keeps_spelling(text: str) -> bool:
+    """`resource.ParseQuantity`'s "if the number is in canonical form, reuse the string"."""
+    if text == "0":
+        return False
+    _, whole, fraction_digits, suffix = _split_quantity(text)
+    num = whole.lstrip("0") or "0"
+    fmt, _, exponent = _interpret_suffix(suffix)
+    if fmt == "BinarySI":
+        if exponent < 0 or fraction_digits:
+            return False
+        precision = 15 - len(num) - int(exponent * 3 / 10) - 1
+        scale = 0
+    else:
+        precision = 18 - len(num) - len(fraction_digits)
+        scale = exponent - len(fraction_digits)
+    if precision < 0 or scale < -9:
+        return False
+    shifted = num + fraction_digits
+    value = int(shifted)
+    if fmt == "BinarySI":
+        if value << exponent >= 2**63:
+            return False
+        return exponent % 10 == 0 and value & 0x07 != 0
+    return scale % 3 == 0 and not shifted.endswith("000") and shifted[0] != "0"
+
+
+def _split_quantity(text: str) -> tuple[bool, str, str, str]:
+    pos, end = 0, len(text)
+    negative = False
+    if text[0] in "+-":
+        negative = text[0] == "-"
+        pos = 1
+    start = pos
+    while pos < end and text[pos].isascii() and text[pos].isdigit():
+        pos += 1
+    whole = text[start:pos]
+    fraction_digits = ""
+    if pos < end and text[pos] == ".":
+        pos += 1
+        start = pos
+        while pos < end and text[pos].isascii() and text[pos].isdigit():
+            pos += 1
+        fraction_digits = text[start:pos]
+    suffix_start = pos
+    while pos < end and text[pos] in _SUFFIX_CHARS:
+        pos += 1
+    if pos < end and text[pos] in "+-":
+        pos += 1
+    while pos < end and text[pos].isascii() and text[pos].isdigit():
+        pos += 1
+    if pos < end:
+        raise ValueError(QUANTITY_FORMAT_ERROR)
+    return negative, whole, fraction_digits, text[suffix_start:]
+
+
+def _interpret_suffix(suffix: str) -> tuple[str, int, int]:
+    if suffix in _DECIMAL_SUFFIXES:
+        return "DecimalSI", 10, _DECIMAL_SUFFIXES[suffix]
+    if suffix in _BINARY_SUFFIXES:
+        return "BinarySI", 2, _BINARY_SUFFIXES[suffix]
+    if len(suffix) > 1 and suffix[0] in "eE":
+        try:
+            return "DecimalExponent", 10, int(suffix[1:])
+        except ValueError:
+            pass
+    raise ValueError(QUANTITY_SUFFIX_ERROR)
+
+
+def format_quantity(quantity: Quantity) -> str:
+    """The canonical text the API server writes back (`1.5` -> `1500m`, `1024Mi` -> `1Gi`)."""
+    value = quantity.value
+    if value == 0:
+        return "0"
+    fmt = quantity.format
+    if fmt == "BinarySI" and (-1024 < value < 1024 or value.denominator != 1):
+        # Small or fractional binary amounts are shown in decimal rather than rounded.
+        fmt = "DecimalSI"
+    if fmt == "BinarySI":
+        mantissa, exponent = value.numerator, 0
+        while mantissa % 1024 == 0 and exponent < 60:
+            mantissa //= 1024
+            exponent += 10
+        return f"{mantissa}{_BINARY_NAMES[exponent]}"
+    mantissa, exponent = _decimal_parts(value)
+    if fmt == "DecimalExponent":
+        return f"{mantissa}e{exponent}" if exponent else str(mantissa)
+    suffix = _DECIMAL_NAMES.get(exponent)
+    if suffix is None:
+        return f"{mantissa}e{exponent}"
+    return f"{mantissa}{suffix}"
+
+
+def _decimal_parts(value: Fraction) -> tuple[int, int]:
+    exponent = 0
+    while value.denominator != 1:
+        value *= 10
+        exponent -= 1
+    mantissa = value.numerator
+    while mantissa % 10 == 0:
+        mantissa //= 10
+        exponent += 1
+    # Canonical SI notation uses exponents that are multiples of three.
+    shift = exponent % 3
+    return mantissa * 10**shift, exponent - shift
+
+
+def round_quantity_up(quantity: Quantity, scale: int) -> Quantity:
+    """Round away from zero to 10**scale units (`SetDefaults_ResourceList` uses milli, -3)."""
+    factor = Fraction(10) ** -scale
+    scaled = quantity.value * factor
+    if scaled.denominator == 1:
+        return quantity
+    return Quantity(Fraction(_round_away(scaled)) / factor, quantity.format)
+
+
+def _round_away(value: Fraction) -> int:
+    whole = value.numerator // value.denominator
+    if value.denominator == 1:
+        return whole
+    return whole + 1 if value > 0 else whole
