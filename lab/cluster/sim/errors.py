@@ -123,9 +123,10 @@ class ApiError(Exception):
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
         }
+        if self.reason:
+            body["reason"] = self.reason
+        body["code"] = self.code
         if details:
             body["details"] = details
         return body
