@@ -1,0 +1,1 @@
+"""Benchmarks: measured figures beside their goals (`make bench`), never asserted in tests."""
