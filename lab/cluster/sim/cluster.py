@@ -102,6 +102,7 @@ class EmbeddedCluster:
         clock: Clock | None = None,
         kubeconfig_path: Path | None = None,
         audit_reads: bool = False,
+        watch_history: int = 5000,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.requested_port = port
@@ -110,6 +111,7 @@ class EmbeddedCluster:
         self.clock: Clock = clock or RealClock()
         self.kubeconfig_path = kubeconfig_path or self.state_dir / "kubeconfig"
         self.audit_reads = audit_reads
+        self.watch_history = watch_history
         self.catalog = ResourceCatalog()
         self.store: Store | None = None
         self.registry: Registry | None = None
@@ -128,7 +130,7 @@ class EmbeddedCluster:
         context.load_cert_chain(tls.server_cert, tls.server_key)
         context.set_alpn_protocols(["http/1.1"])
         try:
-            self.store = Store(self.state_dir / "store.db")
+            self.store = Store(self.state_dir / "store.db", history=self.watch_history)
         except Exception as exc:
             raise ClusterError(
                 f"the cluster state in {self.state_dir.name} cannot be read: {exc}"

@@ -222,6 +222,9 @@ class _TlsHttpServer(ThreadingHTTPServer):
         # The TLS handshake runs here, on the connection's own thread, so a slow or broken
         # client never holds up the accept loop.
         request.settimeout(30)
+        # Small request/response exchanges over keep-alive must not wait on Nagle's algorithm.
+        with contextlib.suppress(OSError):
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             tls = self.ssl_context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
@@ -246,6 +249,8 @@ class _TlsHttpServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Buffer writes so headers and body leave as one TLS record; watches flush per event.
+    wbufsize = 64 * 1024
     server: _TlsHttpServer
     server_version = "gitops-lab-apiserver"
     sys_version = ""
@@ -300,6 +305,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+        self.wfile.flush()
 
     def _read_body(self) -> bytes:
         self._body_read = True
@@ -835,6 +841,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Cache-Control", "no-cache, private")
         self.end_headers()
+        self.wfile.flush()
         first = True
 
         def emit(event_type: str, obj: dict[str, Any]) -> None:
