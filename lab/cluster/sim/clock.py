@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -20,6 +21,10 @@ class Clock(Protocol):
 
     def sleep(self, seconds: float, stop: threading.Event | None = None) -> bool:
         """Wait; True if `stop` was set meanwhile."""
+        ...
+
+    def on_advance(self, callback: Callable[[], None]) -> None:
+        """Call `callback` whenever time jumps (manual clocks); real time never jumps."""
         ...
 
 
@@ -38,6 +43,9 @@ def parse_time(text: str) -> datetime:
 
 
 class RealClock:
+    def on_advance(self, callback: Callable[[], None]) -> None:
+        return None
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 
@@ -58,6 +66,11 @@ class ManualClock:
         self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
         self._offset = 0.0
         self._cond = threading.Condition()
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_advance(self, callback: Callable[[], None]) -> None:
+        with self._cond:
+            self._listeners.append(callback)
 
     def now(self) -> datetime:
         with self._cond:
@@ -72,6 +85,9 @@ class ManualClock:
             self._now += timedelta(seconds=seconds)
             self._offset += seconds
             self._cond.notify_all()
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
 
     def sleep(self, seconds: float, stop: threading.Event | None = None) -> bool:
         with self._cond:

@@ -1,15 +1,14 @@
 """An embedded cluster in a folder: start it, get a kubeconfig, stop it, start it again.
 
-`EmbeddedCluster` wires the pieces of `lab.cluster.sim` together for one state folder:
+`EmbeddedCluster` puts the HTTPS API server in front of a `ControlPlane` (store, registry,
+controllers) for one state folder:
 
     STATE/store.db     objects (SQLite, WAL)          STATE/pki/       CA and server cert
     STATE/users.json   personas' tokens and roles     STATE/audit.log  API audit log (JSON lines)
     STATE/port         the port last used, reused on restart so kubeconfigs stay valid
 
-It bootstraps what a fresh cluster has (namespaces default, kube-system, kube-public,
-kube-node-lease, the `kubernetes` Service, a `default` ServiceAccount and the
-`kube-root-ca.crt` ConfigMap in every namespace) and owns the server's threads and a stop
-event. Many clusters can live in one process: nothing here is global.
+It owns the server's threads, the personas' identities and the kubeconfig. Many clusters can
+live in one process: nothing here is global.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ import json
 import logging
 import os
 import socket
+import sqlite3
 import ssl
 from collections.abc import Iterable
 from pathlib import Path
@@ -26,21 +26,21 @@ from types import TracebackType
 from typing import Any
 
 from lab.cluster import kubeconfig
-from lab.cluster.sim import auth, errors
+from lab.cluster.sim import auth
 from lab.cluster.sim.auditlog import ApiAuditLog
 from lab.cluster.sim.auth import Authenticator, Identity, User
 from lab.cluster.sim.certs import ensure_tls
 from lab.cluster.sim.clock import Clock, RealClock
+from lab.cluster.sim.controllers.runtime import ControllerManager
+from lab.cluster.sim.controlplane import ControlPlane
 from lab.cluster.sim.openapi import OpenApiDocuments
-from lab.cluster.sim.registry import Registry, Request
-from lab.cluster.sim.resources import ResourceCatalog, ResourceType
+from lab.cluster.sim.registry import Registry
 from lab.cluster.sim.schema import KUBERNETES_VERSION, builtin_catalog
 from lab.cluster.sim.server import ApiServer
-from lab.cluster.sim.store import Obj, Store
+from lab.cluster.sim.settings import LiveSettings, Timings
+from lab.cluster.sim.store import Store
 
 log = logging.getLogger(__name__)
-
-SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 # Who exists on a fresh cluster, and what each may do. A workspace passes its own personas.
 DEFAULT_PERSONAS: tuple[tuple[str, str], ...] = (
@@ -103,6 +103,9 @@ class EmbeddedCluster:
         kubeconfig_path: Path | None = None,
         audit_reads: bool = False,
         watch_history: int = 5000,
+        timings: Timings | None = None,
+        nodes: int = 2,
+        run_controllers: bool = True,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.requested_port = port
@@ -112,9 +115,10 @@ class EmbeddedCluster:
         self.kubeconfig_path = kubeconfig_path or self.state_dir / "kubeconfig"
         self.audit_reads = audit_reads
         self.watch_history = watch_history
-        self.catalog = ResourceCatalog()
-        self.store: Store | None = None
-        self.registry: Registry | None = None
+        self.timings = timings
+        self.node_count = nodes
+        self.run_controllers = run_controllers
+        self.control: ControlPlane | None = None
         self.server: ApiServer | None = None
         self.identities: list[Identity] = []
 
@@ -130,17 +134,29 @@ class EmbeddedCluster:
         context.load_cert_chain(tls.server_cert, tls.server_key)
         context.set_alpn_protocols(["http/1.1"])
         try:
-            self.store = Store(self.state_dir / "store.db", history=self.watch_history)
-        except Exception as exc:
+            control = ControlPlane(
+                self.state_dir / "store.db",
+                clock=self.clock,
+                timings=self.timings,
+                nodes=self.node_count,
+                watch_history=self.watch_history,
+                ca_pem=tls.ca_pem().decode(),
+            )
+        except (OSError, ValueError, sqlite3.Error) as exc:
             raise ClusterError(
                 f"the cluster state in {self.state_dir.name} cannot be read: {exc}"
             ) from exc
-        self.registry = Registry(self.store, self.catalog, self.clock)
-        self._install_hooks(tls.ca_pem().decode())
-        openapi = OpenApiDocuments(self.catalog, builtin_catalog(), f"v{KUBERNETES_VERSION}")
+        openapi = OpenApiDocuments(control.catalog, builtin_catalog(), f"v{KUBERNETES_VERSION}")
         audit = ApiAuditLog(self.state_dir / "audit.log", include_reads=self.audit_reads)
-        self.server = self._listen(Authenticator(self.identities), openapi, audit, context)
-        self.bootstrap()
+        try:
+            self.server = self._listen(
+                control.registry, Authenticator(self.identities), openapi, audit, context
+            )
+        except ClusterError:
+            control.stop()
+            raise
+        self.control = control
+        control.start(threaded=self.run_controllers)
         self.server.start()
         (self.state_dir / "port").write_text(str(self.server.port))
         self.write_kubeconfig(self.kubeconfig_path)
@@ -149,12 +165,12 @@ class EmbeddedCluster:
 
     def _listen(
         self,
+        registry: Registry,
         authenticator: Authenticator,
         openapi: OpenApiDocuments,
         audit: ApiAuditLog,
         context: ssl.SSLContext,
     ) -> ApiServer:
-        assert self.registry is not None
         port = self.requested_port
         if not port:
             try:
@@ -165,7 +181,7 @@ class EmbeddedCluster:
                 port = previous
         try:
             return ApiServer(
-                self.registry, authenticator, openapi, audit, context, port=port, now=self.clock.now
+                registry, authenticator, openapi, audit, context, port=port, now=self.clock.now
             )
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
@@ -178,9 +194,9 @@ class EmbeddedCluster:
         if self.server is not None:
             self.server.stop()
             self.server = None
-        if self.store is not None:
-            self.store.close()
-            self.store = None
+        if self.control is not None:
+            self.control.stop()
+            self.control = None
 
     def __enter__(self) -> EmbeddedCluster:
         return self.start()
@@ -198,6 +214,27 @@ class EmbeddedCluster:
     @property
     def running(self) -> bool:
         return self.server is not None
+
+    def _control(self) -> ControlPlane:
+        if self.control is None:
+            raise ClusterError("the cluster is not running")
+        return self.control
+
+    @property
+    def registry(self) -> Registry:
+        return self._control().registry
+
+    @property
+    def store(self) -> Store:
+        return self._control().store
+
+    @property
+    def controllers(self) -> ControllerManager:
+        return self._control().controllers
+
+    @property
+    def settings(self) -> LiveSettings:
+        return self._control().settings
 
     @property
     def port(self) -> int:
@@ -230,93 +267,6 @@ class EmbeddedCluster:
         )
         return kubeconfig.write(path, config)
 
-    # --- a fresh cluster's contents ------------------------------------------------------------
-
-    def _system_request(self) -> Request:
-        return Request(user=auth.APISERVER, field_manager="kube-apiserver")
-
-    def _install_hooks(self, ca_pem: str) -> None:
-        registry = self.registry
-        assert registry is not None
-
-        def namespace_created(namespace: Obj) -> None:
-            # What the ServiceAccount and root-CA publisher controllers do for every namespace.
-            name = namespace["metadata"]["name"]
-            sa = self.catalog.by_key("/serviceaccounts")
-            cm = self.catalog.by_key("/configmaps")
-            assert sa is not None and cm is not None
-            controller = Request(
-                user=auth.CONTROLLER_MANAGER, field_manager="kube-controller-manager"
-            )
-            made: tuple[tuple[ResourceType, dict[str, Any]], ...] = (
-                (sa, {"metadata": {"name": "default"}}),
-                (
-                    cm,
-                    {
-                        "metadata": {
-                            "name": "kube-root-ca.crt",
-                            "annotations": {
-                                "kubernetes.io/description": "Contains a CA bundle that can be "
-                                "used to verify the kube-apiserver when using internal endpoints "
-                                "such as the internal service IP or kubernetes.default.svc. No "
-                                "other usage is guaranteed across distributions of Kubernetes "
-                                "clusters."
-                            },
-                        },
-                        "data": {"ca.crt": ca_pem},
-                    },
-                ),
-            )
-            for rtype, body in made:
-                if registry.find(rtype, name, body["metadata"]["name"]) is None:
-                    registry.create(controller, rtype, name, body)
-
-        registry.on_create("/namespaces", namespace_created)
-
-    def bootstrap(self) -> None:
-        """Create what every cluster starts with, if missing (idempotent across restarts)."""
-        registry = self.registry
-        assert registry is not None
-        request = self._system_request()
-        namespaces = self.catalog.by_key("/namespaces")
-        services = self.catalog.by_key("/services")
-        assert namespaces is not None and services is not None
-        for name in SYSTEM_NAMESPACES:
-            if registry.find(namespaces, "", name) is None:
-                registry.create(request, namespaces, "", {"metadata": {"name": name}})
-        if registry.find(services, "default", "kubernetes") is None:
-            registry.create(
-                request,
-                services,
-                "default",
-                {
-                    "metadata": {
-                        "name": "kubernetes",
-                        "labels": {"component": "apiserver", "provider": "kubernetes"},
-                    },
-                    "spec": {
-                        "type": "ClusterIP",
-                        "clusterIP": "10.96.0.1",
-                        "ports": [
-                            {"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}
-                        ],
-                        "sessionAffinity": "None",
-                    },
-                },
-            )
-
-    # --- direct access for the simulator's own parts and tests ---------------------------------
-
     def apply_objects(self, objects: Iterable[dict[str, Any]], user: User = auth.APISERVER) -> None:
         """Create objects as a system user (fixtures, benchmarks); refuses invalid ones."""
-        registry = self.registry
-        assert registry is not None
-        request = Request(user=user, field_manager="gitops-lab-sim")
-        for obj in objects:
-            rtype = registry.type_for(obj.get("apiVersion", ""), obj.get("kind", ""))
-            ns = (obj.get("metadata") or {}).get("namespace", "default") if rtype.namespaced else ""
-            try:
-                registry.create(request, rtype, ns, obj)
-            except errors.ApiError as exc:
-                if exc.code != 409:
-                    raise
+        self._control().apply_objects(objects, user)

@@ -1,0 +1,41 @@
+"""The embedded cluster's control plane: the controllers that make objects come alive.
+
+`runtime.py` runs them (a work queue fed by store changes, timers on the cluster clock);
+`events.py` records Events; `podstate.py` holds the pod facts several of them share. Each other
+module is one controller, named after what it simulates: `deployment.py`, `replicaset.py`,
+`scheduler.py`, `kubelet.py`, `endpoints.py`, `hpa.py`, and `simsettings.py`, which follows the
+simulator's own settings ConfigMap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lab.cluster.sim.controllers.runtime import Controller
+
+# (module, class) of every controller the embedded cluster runs, in start order.
+BUILTIN = (
+    ("simsettings", "SimSettingsController"),
+    ("deployment", "DeploymentController"),
+    ("replicaset", "ReplicaSetController"),
+    ("scheduler", "Scheduler"),
+    ("kubelet", "Kubelet"),
+    ("endpoints", "EndpointsController"),
+    ("endpointslices", "EndpointSliceController"),
+    ("hpa", "HorizontalPodAutoscalerController"),
+)
+
+
+def builtin_controllers() -> list[type[Controller]]:
+    found: list[type[Controller]] = []
+    for module_name, class_name in BUILTIN:
+        try:
+            module = importlib.import_module(f"{__name__}.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{module_name}":
+                raise
+            continue  # not written yet
+        found.append(getattr(module, class_name))
+    return found
