@@ -325,7 +325,7 @@ class Registry:
     def _generate_name(self, rtype: ResourceType, ns: str, prefix: str) -> str:
         for _ in range(20):
             suffix = "".join(self._random.choice(_NAME_SUFFIX_CHARS) for _ in range(5))
-            name = f"{prefix[: 253 - 5]}{suffix}"
+            name = f"{prefix[:58]}{suffix}"  # the apiserver keeps 58 characters of the prefix
             if self.find(rtype, ns, name) is None:
                 return name
         raise errors.ApiError(
@@ -521,7 +521,14 @@ class Registry:
         if not applied:
             new = self._structural(req, rtype, new, name)
         if subresource == "status" and old is not None:
+            # A status write may change status and annotations; spec and labels stay (the
+            # apiserver's status strategies reset those).
+            annotations = _meta(new).get("annotations")
             new = {**_copy(old), "status": new.get("status", {})}
+            if annotations is not None:
+                new["metadata"]["annotations"] = annotations
+            else:
+                new["metadata"].pop("annotations", None)
         elif rtype.has_status and old is not None:
             if "status" in old:
                 new["status"] = _copy(old["status"])

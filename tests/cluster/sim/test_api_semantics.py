@@ -190,34 +190,36 @@ def test_field_selectors_over_http(core: client.CoreV1Api) -> None:
     assert caught.value.status == 400
 
 
-def test_status_subresource_is_separate_from_spec(cluster: EmbeddedCluster) -> None:
-    api = config.new_client_from_config(config_file=str(cluster.kubeconfig_path), context="admin")
-    apps = client.AppsV1Api(api)
+def test_status_subresource_is_separate_from_spec(core: client.CoreV1Api) -> None:
+    # A PersistentVolumeClaim: a kind with a status subresource and no simulated controller.
     body = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
         "metadata": {"name": "split"},
-        "spec": {
-            "selector": {"matchLabels": {"app": "split"}},
-            "template": {
-                "metadata": {"labels": {"app": "split"}},
-                "spec": {"containers": [{"name": "c", "image": "i:1"}]},
-            },
-        },
-        "status": {"replicas": 99},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+        "status": {"phase": "Bound"},
     }
-    made = apps.create_namespaced_deployment(NS, body)
-    assert made.status.replicas is None  # status in a create is ignored
-    apps.patch_namespaced_deployment_status(
-        "split", NS, {"status": {"replicas": 3}, "spec": {"replicas": 7}}
+    made = core.create_namespaced_persistent_volume_claim(NS, body)
+    assert made.status.phase == "Pending"  # status in a create is replaced by the initial one
+    core.patch_namespaced_persistent_volume_claim_status(
+        "split",
+        NS,
+        {
+            "status": {"phase": "Bound"},
+            "spec": {"resources": {"requests": {"storage": "5Gi"}}},
+            "metadata": {"labels": {"ignored": "yes"}, "annotations": {"kept": "yes"}},
+        },
     )
-    current = apps.read_namespaced_deployment("split", NS)
-    assert current.status.replicas == 3 and current.spec.replicas == 1
-    apps.patch_namespaced_deployment(
-        "split", NS, {"spec": {"replicas": 2}, "status": {"replicas": 0}}
+    current = core.read_namespaced_persistent_volume_claim("split", NS)
+    assert current.status.phase == "Bound"
+    assert current.spec.resources.requests["storage"] == "1Gi"
+    assert current.metadata.labels is None
+    assert current.metadata.annotations == {"kept": "yes"}
+    core.patch_namespaced_persistent_volume_claim(
+        "split", NS, {"metadata": {"labels": {"team": "a"}}, "status": {"phase": "Lost"}}
     )
-    current = apps.read_namespaced_deployment("split", NS)
-    assert current.status.replicas == 3 and current.spec.replicas == 2
+    current = core.read_namespaced_persistent_volume_claim("split", NS)
+    assert current.status.phase == "Bound" and current.metadata.labels == {"team": "a"}
 
 
 def test_rollout_status_waits_on_the_streaming_list(kubectl: Kubectl) -> None:

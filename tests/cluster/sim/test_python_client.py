@@ -54,8 +54,16 @@ def test_typed_crud(api: Any) -> None:
     assert created.metadata.generation == 1
     read = apps.read_namespaced_deployment("web", NS)
     assert read.spec.replicas == 2
-    read.spec.replicas = 3
-    replaced = apps.replace_namespaced_deployment("web", NS, read)
+    # Controllers write the object too (status, revision annotation): read-modify-write must
+    # retry on conflict, as client-go's RetryOnConflict does.
+    for _ in range(10):
+        read = apps.read_namespaced_deployment("web", NS)
+        read.spec.replicas = 3
+        try:
+            replaced = apps.replace_namespaced_deployment("web", NS, read)
+            break
+        except ApiException as exc:
+            assert exc.status == 409
     assert replaced.spec.replicas == 3 and replaced.metadata.generation == 2
     patched = apps.patch_namespaced_deployment("web", NS, {"metadata": {"labels": {"x": "y"}}})
     assert patched.metadata.labels["x"] == "y"
