@@ -11,8 +11,8 @@ structural schema (custom resources). Either way three things happen, all here, 
   int-or-string, base64 `byte` and RFC 3339 `date-time`.
 
 `null` for an optional field means "not set", so such fields vanish like they do after a real
-decode/encode round trip. Quantity parsing lives here too because it is a decoding concern;
-`defaults` and `validation` compare quantities through `parse_quantity`.
+decode/encode round trip. Quantities are parsed by `lab.cluster.quantity` (shared with the
+GitOps engine); `defaults` and `validation` still import `parse_quantity` from here.
 """
 
 from __future__ import annotations
@@ -22,9 +22,17 @@ import binascii
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from fractions import Fraction
 from typing import Any
 
+from lab.cluster.quantity import (
+    QUANTITY_FORMAT_ERROR,
+    QUANTITY_SUFFIX_ERROR,
+    Quantity,
+    canonical_quantity,
+    format_quantity,
+    parse_quantity,
+    round_quantity_up,
+)
 from lab.cluster.sim.errors import INVALID, NOT_SUPPORTED, REQUIRED, TYPE_INVALID, Cause
 from lab.cluster.sim.schema import SchemaNode
 
@@ -32,10 +40,19 @@ _QUANTITY_NODE = "io.k8s.apimachinery.pkg.api.resource.Quantity"
 _INT_OR_STRING_NODE = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 _BUILTIN_PREFIX = "io.k8s."
 
-QUANTITY_FORMAT_ERROR = (
-    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
-)
-QUANTITY_SUFFIX_ERROR = "unable to parse quantity's suffix"
+# Quantity parsing moved to `lab.cluster.quantity` (the engine needs it too); these names stay
+# importable from here for the simulator's other modules.
+__all__ = [
+    "QUANTITY_FORMAT_ERROR",
+    "QUANTITY_SUFFIX_ERROR",
+    "Quantity",
+    "StructuralResult",
+    "canonical_quantity",
+    "check",
+    "format_quantity",
+    "parse_quantity",
+    "round_quantity_up",
+]
 
 _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
@@ -264,194 +281,3 @@ def _is_rfc3339(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-# --- quantities ----------------------------------------------------------------------------
-
-_DECIMAL_SUFFIXES = {
-    "n": -9,
-    "u": -6,
-    "m": -3,
-    "": 0,
-    "k": 3,
-    "M": 6,
-    "G": 9,
-    "T": 12,
-    "P": 15,
-    "E": 18,
-}
-_BINARY_SUFFIXES = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
-_DECIMAL_NAMES = {exp: suffix for suffix, exp in _DECIMAL_SUFFIXES.items()}
-_BINARY_NAMES = {0: "", **{exp: suffix for suffix, exp in _BINARY_SUFFIXES.items()}}
-_SUFFIX_CHARS = frozenset("eEinumkKMGTP")
-_NANO = 10**9
-
-
-@dataclass(frozen=True)
-class Quantity:
-    """An exact resource quantity and the notation it canonicalises to."""
-
-    value: Fraction
-    format: str  # "DecimalSI", "BinarySI" or "DecimalExponent"
-
-    def __str__(self) -> str:
-        return format_quantity(self)
-
-    def milli_value(self) -> int:
-        """Thousandths, rounded away from zero like Go's `MilliValue`."""
-        return _round_away(self.value * 1000)
-
-    def int_value(self) -> int:
-        """Whole units, rounded away from zero like Go's `Value`."""
-        return _round_away(self.value)
-
-
-def parse_quantity(text: str) -> Quantity:
-    """Go's `resource.ParseQuantity`: raise ValueError with its message when `text` is bad."""
-    if not text:
-        raise ValueError(QUANTITY_FORMAT_ERROR)
-    if text == "0":
-        return Quantity(Fraction(0), "DecimalSI")
-    negative, whole, fraction_digits, suffix = _split_quantity(text)
-    fmt, base, exponent = _interpret_suffix(suffix)
-    digits = whole + fraction_digits
-    amount = Fraction(int(digits or "0"), 10 ** len(fraction_digits))
-    amount *= Fraction(base) ** exponent
-    if negative:
-        amount = -amount
-    if (amount * _NANO).denominator != 1:
-        # Precision below a nano unit is rounded up, as the Go parser does.
-        amount = Fraction(_round_away(amount * _NANO), _NANO)
-    return Quantity(amount, fmt)
-
-
-def canonical_quantity(text: str) -> str:
-    """The text the API server writes back for the quantity `text` (ValueError when bad).
-
-    Go's parser keeps the caller's own spelling when its fast path finds it already canonical
-    enough (`500m`, `100Mi`, `1E3`, even `+1`); anything else is rewritten (`1000m` -> `1`).
-    """
-    quantity = parse_quantity(text)
-    return text if _keeps_spelling(text) else format_quantity(quantity)
-
-
-def _keeps_spelling(text: str) -> bool:
-    """`resource.ParseQuantity`'s "if the number is in canonical form, reuse the string"."""
-    if text == "0":
-        return False
-    _, whole, fraction_digits, suffix = _split_quantity(text)
-    num = whole.lstrip("0") or "0"
-    fmt, _, exponent = _interpret_suffix(suffix)
-    if fmt == "BinarySI":
-        if exponent < 0 or fraction_digits:
-            return False
-        precision = 15 - len(num) - int(exponent * 3 / 10) - 1
-        scale = 0
-    else:
-        precision = 18 - len(num) - len(fraction_digits)
-        scale = exponent - len(fraction_digits)
-    if precision < 0 or scale < -9:
-        return False
-    shifted = num + fraction_digits
-    value = int(shifted)
-    if fmt == "BinarySI":
-        if value << exponent >= 2**63:
-            return False
-        return exponent % 10 == 0 and value & 0x07 != 0
-    return scale % 3 == 0 and not shifted.endswith("000") and shifted[0] != "0"
-
-
-def _split_quantity(text: str) -> tuple[bool, str, str, str]:
-    pos, end = 0, len(text)
-    negative = False
-    if text[0] in "+-":
-        negative = text[0] == "-"
-        pos = 1
-    start = pos
-    while pos < end and text[pos].isascii() and text[pos].isdigit():
-        pos += 1
-    whole = text[start:pos]
-    fraction_digits = ""
-    if pos < end and text[pos] == ".":
-        pos += 1
-        start = pos
-        while pos < end and text[pos].isascii() and text[pos].isdigit():
-            pos += 1
-        fraction_digits = text[start:pos]
-    suffix_start = pos
-    while pos < end and text[pos] in _SUFFIX_CHARS:
-        pos += 1
-    if pos < end and text[pos] in "+-":
-        pos += 1
-    while pos < end and text[pos].isascii() and text[pos].isdigit():
-        pos += 1
-    if pos < end:
-        raise ValueError(QUANTITY_FORMAT_ERROR)
-    return negative, whole, fraction_digits, text[suffix_start:]
-
-
-def _interpret_suffix(suffix: str) -> tuple[str, int, int]:
-    if suffix in _DECIMAL_SUFFIXES:
-        return "DecimalSI", 10, _DECIMAL_SUFFIXES[suffix]
-    if suffix in _BINARY_SUFFIXES:
-        return "BinarySI", 2, _BINARY_SUFFIXES[suffix]
-    if len(suffix) > 1 and suffix[0] in "eE":
-        try:
-            return "DecimalExponent", 10, int(suffix[1:])
-        except ValueError:
-            pass
-    raise ValueError(QUANTITY_SUFFIX_ERROR)
-
-
-def format_quantity(quantity: Quantity) -> str:
-    """The canonical text the API server writes back (`1.5` -> `1500m`, `1024Mi` -> `1Gi`)."""
-    value = quantity.value
-    if value == 0:
-        return "0"
-    fmt = quantity.format
-    if fmt == "BinarySI" and (-1024 < value < 1024 or value.denominator != 1):
-        # Small or fractional binary amounts are shown in decimal rather than rounded.
-        fmt = "DecimalSI"
-    if fmt == "BinarySI":
-        mantissa, exponent = value.numerator, 0
-        while mantissa % 1024 == 0 and exponent < 60:
-            mantissa //= 1024
-            exponent += 10
-        return f"{mantissa}{_BINARY_NAMES[exponent]}"
-    mantissa, exponent = _decimal_parts(value)
-    if fmt == "DecimalExponent":
-        return f"{mantissa}e{exponent}" if exponent else str(mantissa)
-    suffix = _DECIMAL_NAMES.get(exponent)
-    if suffix is None:
-        return f"{mantissa}e{exponent}"
-    return f"{mantissa}{suffix}"
-
-
-def _decimal_parts(value: Fraction) -> tuple[int, int]:
-    exponent = 0
-    while value.denominator != 1:
-        value *= 10
-        exponent -= 1
-    mantissa = value.numerator
-    while mantissa % 10 == 0:
-        mantissa //= 10
-        exponent += 1
-    # Canonical SI notation uses exponents that are multiples of three.
-    shift = exponent % 3
-    return mantissa * 10**shift, exponent - shift
-
-
-def round_quantity_up(quantity: Quantity, scale: int) -> Quantity:
-    """Round away from zero to 10**scale units (`SetDefaults_ResourceList` uses milli, -3)."""
-    factor = Fraction(10) ** -scale
-    scaled = quantity.value * factor
-    if scaled.denominator == 1:
-        return quantity
-    return Quantity(Fraction(_round_away(scaled)) / factor, quantity.format)
-
-
-def _round_away(value: Fraction) -> int:
-    whole = value.numerator // value.denominator
-    if value.denominator == 1:
-        return whole
-    return whole + 1 if value > 0 else whole

@@ -28,9 +28,9 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from fractions import Fraction
 from typing import Any
 
+from lab.cluster.quantity import display_quantity
 from lab.cluster.sim import selectors
 from lab.cluster.sim.schema import builtin_catalog
 
@@ -256,87 +256,10 @@ def _format_selector(selector: Any) -> str:
 
 # --- quantities -----------------------------------------------------------------------------
 
-_QUANTITY = re.compile(r"^([+-]?)(\d*)(?:\.(\d*))?([a-zA-Z]*(?:[eE][+-]?\d+)?)$")
-_DECIMAL_SUFFIXES = {
-    "n": -9,
-    "u": -6,
-    "m": -3,
-    "": 0,
-    "k": 3,
-    "M": 6,
-    "G": 9,
-    "T": 12,
-    "P": 15,
-    "E": 18,
-}
-_BINARY_SUFFIXES = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
-_DECIMAL_NAMES = {exponent: suffix for suffix, exponent in _DECIMAL_SUFFIXES.items()}
-_BINARY_NAMES = {power: suffix for suffix, power in _BINARY_SUFFIXES.items()} | {0: ""}
-
-
-def _parse_quantity(text: str) -> tuple[Fraction, str] | None:
-    """A quantity's exact value and format ("DecimalSI", "BinarySI", "DecimalExponent")."""
-    match = _QUANTITY.match(text)
-    if match is None:
-        return None
-    sign, whole, fraction, suffix = match.groups()
-    if not whole and not fraction:
-        return None
-    mantissa = Fraction(int((whole or "0") + (fraction or "")), 10 ** len(fraction or ""))
-    if suffix in _BINARY_SUFFIXES:
-        value, form = mantissa * 1024 ** _BINARY_SUFFIXES[suffix], "BinarySI"
-    elif suffix in _DECIMAL_SUFFIXES:
-        value, form = mantissa * Fraction(10) ** _DECIMAL_SUFFIXES[suffix], "DecimalSI"
-    elif suffix[:1] in ("e", "E") and suffix[1:].lstrip("+-").isdigit():
-        value, form = mantissa * Fraction(10) ** int(suffix[1:]), "DecimalExponent"
-    else:
-        return None
-    if (value * 10**9).denominator != 1:
-        # Quantities keep nano precision; anything finer is rounded away from zero.
-        nanos = value * 10**9
-        value = Fraction(-(-nanos.numerator // nanos.denominator), 10**9)
-    return (-value if sign == "-" else value), form
-
-
-def _strip_factor(amount: int, base: int) -> tuple[int, int]:
-    times = 0
-    while amount != 0 and amount % base == 0:
-        amount //= base
-        times += 1
-    return amount, times
-
-
-def _canonical_decimal(value: Fraction, form: str) -> str:
-    exponent = -9
-    amount = int(value * 10**9)
-    amount, times = _strip_factor(amount, 10)
-    exponent += times
-    while exponent % 3 != 0:
-        amount *= 10
-        exponent -= 1
-    if form == "DecimalExponent":
-        return f"{amount}e{exponent}" if exponent else str(amount)
-    # Go drops a suffix it has no name for (beyond E); kept for fidelity.
-    return f"{amount}{_DECIMAL_NAMES.get(exponent, '')}"
-
 
 def _quantity(value: Any) -> str:
     """resource.Quantity.String(): the canonical form the API server prints ("1500m", "1Gi")."""
-    if value is None:
-        return "0"
-    text = str(value).strip() if not isinstance(value, bool) else ""
-    parsed = _parse_quantity(text)
-    if parsed is None:
-        return text
-    amount, form = parsed
-    if amount == 0:
-        return "0"
-    if form == "BinarySI" and (-1024 < amount < 1024 or amount.denominator != 1):
-        form = "DecimalSI"  # small or fractional binary amounts read better in decimal
-    if form != "BinarySI":
-        return _canonical_decimal(amount, form)
-    whole, power = _strip_factor(int(amount), 1024)
-    return f"{whole}{_BINARY_NAMES.get(power, '')}"
+    return display_quantity(value)
 
 
 def _quantity_pointer(value: Any) -> str:
