@@ -1,0 +1,16 @@
+"""The GitOps engine: from a Git revision to a cluster that matches it, continuously.
+
+It knows Git and Kubernetes objects, not which cluster it talks to: every cluster call goes
+through `lab.cluster.client.ClusterClient`. The path of one commit:
+
+    source.py    fetch the revision from the remote (and later verify its signature)
+    render.py    the desired objects: plain YAML folders or kustomize
+    validate.py  schema, names, duplicates, namespaces: all or nothing
+    diff.py      desired vs live, normalised, with who changed what (pure)
+    health.py    health per kind, app health = the worst (pure)
+    sync.py      plan (waves, kind order, prune set), dry-run every object, then apply
+    reconciler.py  the loop: triggers -> compare -> auto-sync / self-heal -> history
+    history.py   every sync, self-heal included
+
+`model.py` holds the words they share: statuses, resource keys, manifests, errors.
+"""
