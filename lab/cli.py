@@ -234,9 +234,7 @@ def cmd_kubectl(args: argparse.Namespace) -> int:
 
     try:
         lab = Lab.open(_lab_dir(args))
-        kubectl_args = list(args.kubectl_args)
-        if kubectl_args[:1] == ["--"]:
-            kubectl_args = kubectl_args[1:]
+        kubectl_args = [*args.kubectl_args, *args.passthrough]
         result = lab.kubectl(*kubectl_args, persona=args.as_persona, timeout=600)
     except LabError as exc:
         raise UserError(str(exc)) from exc
@@ -343,14 +341,23 @@ def build_parser() -> argparse.ArgumentParser:
     kubectl.add_argument(
         "--as", dest="as_persona", default="admin", help="persona (context) to act as"
     )
-    kubectl.add_argument("kubectl_args", nargs=argparse.REMAINDER)
+    kubectl.add_argument("kubectl_args", nargs="*", help="kubectl arguments, after --")
     kubectl.set_defaults(func=cmd_kubectl)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after `--` is for kubectl, untouched (argparse's subparsers mishandle `--`).
+    passthrough: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, passthrough = argv[:cut], argv[cut + 1 :]
     args = parser.parse_args(argv)
+    if passthrough and getattr(args, "func", None) is not cmd_kubectl:
+        parser.error("`--` is only used with `gitops-lab kubectl`")
+    args.passthrough = passthrough
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

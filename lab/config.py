@@ -33,6 +33,16 @@ from lab.engine.app import AppSpec, AppSpecError, parse_app, parse_duration
 RECONCILER = "gitops-lab"
 _PERSONA_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 CLUSTER_ROLES = ("cluster-admin", "edit", "view")
+# The embedded cluster's timings lab.yaml may set (seconds), as in its settings ConfigMap.
+TIMING_NAMES = (
+    "pullSeconds",
+    "startSeconds",
+    "stopSeconds",
+    "crashSeconds",
+    "readySeconds",
+    "backoffSeconds",
+    "backoffMaxSeconds",
+)
 
 
 class ConfigError(ValueError):
@@ -88,6 +98,7 @@ class LabConfig:
     poll_seconds: float = 10.0
     template: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)  # sections later features read
+    timings: Mapping[str, float] = field(default_factory=dict)  # embedded cluster's, by name
 
     def persona(self, name: str) -> Persona:
         for persona in self.personas:
@@ -138,6 +149,21 @@ class LabConfig:
             raise ConfigError(
                 f"{where}: cluster.backend {backend!r} must be embedded, kind or context:NAME"
             )
+        timings: dict[str, float] = {}
+        raw_timings = cluster.get("timings") if isinstance(cluster, Mapping) else None
+        if raw_timings is not None:
+            if not isinstance(raw_timings, Mapping):
+                raise ConfigError(f"{where}: cluster.timings must be a mapping of name to seconds")
+            for key, value in raw_timings.items():
+                if key not in TIMING_NAMES:
+                    raise ConfigError(
+                        f"{where}: cluster.timings.{key} is not a timing (known: "
+                        + ", ".join(TIMING_NAMES)
+                        + ")"
+                    )
+                if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+                    raise ConfigError(f"{where}: cluster.timings.{key} must be seconds, 0 or more")
+                timings[str(key)] = float(value)
         reconciler = data.get("reconciler") or {}
         try:
             poll = parse_duration(reconciler.get("pollInterval", "10s"), "reconciler.pollInterval")
@@ -167,9 +193,8 @@ class LabConfig:
             "template",
         }
         extra = {k: v for k, v in data.items() if k not in known}
-        return cls(
-            name, tuple(apps), personas, backend, poll, str(data.get("template") or ""), extra
-        )
+        template = str(data.get("template") or "")
+        return cls(name, tuple(apps), personas, backend, poll, template, extra, timings)
 
     @staticmethod
     def _personas(data: Any, where: str) -> tuple[Persona, ...]:
@@ -214,6 +239,8 @@ class LabConfig:
         if self.template:
             data["template"] = self.template
         data["cluster"] = {"backend": self.cluster}
+        if self.timings:
+            data["cluster"]["timings"] = dict(self.timings)
         data["reconciler"] = {"pollInterval": f"{self.poll_seconds:g}s"}
         data["personas"] = {p.name: p.as_dict() for p in self.personas}
         data["apps"] = [app.as_dict() for app in self.apps]

@@ -263,6 +263,12 @@ class Lab:
             personas = [("admin", "cluster-admin")] + [
                 (p.name, p.cluster_role) for p in self.config.personas
             ]
+            if timings is None and self.config.timings:
+                from lab.cluster.sim.settings import SimSettings
+
+                timings = SimSettings.from_data(
+                    {f"timings.{k}": str(v) for k, v in self.config.timings.items()}
+                ).timings
             embedded = EmbeddedCluster(
                 self.state_path / "cluster",
                 port=port,
@@ -664,7 +670,7 @@ class Lab:
         app, persona = body["app"], body.get("persona", "bob")
         if body.get("to") is not None:
             return _entry(self.rollback_to(app, int(body["to"]), persona=persona))
-        commit = self.rollback_revert(app, body.get("revision"), persona=persona)
+        commit = self.rollback_revert(app, body.get("revision") or None, persona=persona)
         return {
             "revert": commit.sha,
             "pushed": commit.pushed,

@@ -1,0 +1,181 @@
+"""The lab commands as a learner types them: init, up (in the background), then the commands
+that talk to the running lab: status, sync, diff, history, pause, resume, rollback, kubectl."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.test_cli import read_until
+
+
+def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lab.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def wait_status(lab: Path, predicate, timeout: float = 60) -> dict:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    status: dict = {}
+    while time.monotonic() < deadline:
+        out = run("status", str(lab), "--json")
+        if out.returncode == 0:
+            status = json.loads(out.stdout)
+            if predicate(status):
+                return status
+        time.sleep(0.3)
+    raise AssertionError(f"status never matched: {json.dumps(status, indent=1)[:3000]}")
+
+
+def synced(status: dict) -> bool:
+    app = status["apps"][0]
+    return (
+        app["sync"] == "Synced"
+        and app["health"] == "Healthy"
+        and app["revision"] == status["head"]["revision"]
+        and (app["operation"] or {}).get("phase") != "Running"
+    )
+
+
+@pytest.fixture(scope="module")
+def running_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    lab = tmp_path_factory.mktemp("cli") / "lab"
+    made = run("init", str(lab))
+    assert made.returncode == 0, made.stderr
+    assert "Made a lab" in made.stdout
+    config = yaml.safe_load((lab / "lab.yaml").read_text())
+    config["cluster"]["timings"] = {"pullSeconds": 0, "startSeconds": 0, "stopSeconds": 0}
+    (lab / "lab.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lab.cli", "up", str(lab)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        read_until(proc, "The lab is running")
+        wait_status(lab, synced)
+        yield lab
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert "Traceback" not in err
+
+
+def test_status_in_words_and_json(running_lab: Path) -> None:
+    out = run("status", str(running_lab))
+    assert out.returncode == 0
+    assert "Synced" in out.stdout and "Healthy" in out.stdout and "web" in out.stdout
+    status = json.loads(run("status", str(running_lab), "--json").stdout)
+    assert {r["kind"] for r in status["apps"][0]["resources"]} == {
+        "ConfigMap",
+        "Deployment",
+        "Service",
+    }
+
+
+def test_diff_exit_codes_and_drift(running_lab: Path) -> None:
+    none = run("diff", str(running_lab), "web")
+    assert none.returncode == 0 and "No differences" in none.stdout
+    out = run("pause", str(running_lab), "web", "--as", "bob")
+    assert out.returncode == 0 and "paused by bob" in out.stdout
+    scaled = run(
+        "kubectl",
+        str(running_lab),
+        "--as",
+        "mallory",
+        "--",
+        "scale",
+        "deploy",
+        "web",
+        "-n",
+        "web",
+        "--replicas=5",
+    )
+    assert scaled.returncode == 0, scaled.stderr
+    wait_status(running_lab, lambda s: s["apps"][0]["sync"] == "OutOfSync")
+    diff = run("diff", str(running_lab), "web")
+    assert diff.returncode == 1
+    assert ".spec.replicas" in diff.stdout and "kubectl" in diff.stdout
+    assert "-  replicas: 5" in diff.stdout and "+  replicas: 2" in diff.stdout
+    synced_now = run("sync", str(running_lab), "web", "--as", "alice")
+    assert synced_now.returncode == 0, synced_now.stdout + synced_now.stderr
+    assert "Succeeded" in synced_now.stdout
+    assert run("resume", str(running_lab), "web").returncode == 0
+    wait_status(running_lab, synced)
+    history = run("history", str(running_lab), "web")
+    assert "auto-sync" in history.stdout and "alice" in history.stdout
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {
+        "GIT_AUTHOR_NAME": "Alice Developer",
+        "GIT_AUTHOR_EMAIL": "alice@lab.example",
+        "GIT_COMMITTER_NAME": "Alice Developer",
+        "GIT_COMMITTER_EMAIL": "alice@lab.example",
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(repo),
+    }
+    out = subprocess.run(
+        ["git", *args], cwd=repo, capture_output=True, text=True, env=env, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_a_learners_git_push_then_rollback_by_revert(running_lab: Path) -> None:
+    repo = running_lab / "repo"
+    git(repo, "pull", "--quiet")
+    path = repo / "apps" / "web" / "configmap.yaml"
+    path.write_text(path.read_text().replace("COLOR: blue", "COLOR: green"))
+    git(repo, "commit", "--quiet", "-am", "green")
+    git(repo, "push", "--quiet", "origin", "main")
+    green = git(repo, "rev-parse", "HEAD").strip()
+    wait_status(running_lab, lambda s: synced(s) and s["apps"][0]["revision"] == green)
+    out = run("rollback", str(running_lab), "web", "--revert", "--as", "bob")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "reverted in Git" in out.stdout
+    log = subprocess.run(
+        ["git", "log", "-1", "--format=%an|%s|%b", "main"],
+        cwd=running_lab / "remote.git",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert log.startswith("Bob Opslead|Revert") and green in log
+    wait_status(running_lab, lambda s: synced(s) and s["apps"][0]["revision"] != green)
+    cm = run(
+        "kubectl", str(running_lab), "--", "get", "cm", "web-config", "-n", "web", "-o", "json"
+    )
+    assert json.loads(cm.stdout)["data"]["COLOR"] == "blue"
+
+
+def test_errors_are_plain_words(running_lab: Path, tmp_path: Path) -> None:
+    missing = run("status", str(tmp_path / "nowhere"))
+    assert (
+        missing.returncode == 2
+        and "not running" in missing.stderr
+        and "Traceback" not in missing.stderr
+    )
+    unknown_app = run("sync", str(running_lab), "nope")
+    assert unknown_app.returncode == 2 and "no app 'nope'" in unknown_app.stderr
+    second = run("up", str(running_lab), timeout=60)
+    assert second.returncode == 2 and "already running" in second.stderr
+    bad_template = run("init", str(tmp_path / "x"), "--template", "nope")
+    assert bad_template.returncode == 2 and "no template" in bad_template.stderr
+    no_rollback = run("rollback", str(running_lab), "web", "--to", "9999")
+    assert no_rollback.returncode == 2 and "no history entry" in no_rollback.stderr
