@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,15 +66,25 @@ def running_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         stderr=subprocess.PIPE,
         text=True,
     )
+    printed: list[str] = []
     try:
-        read_until(proc, "The lab is running")
+        printed += read_until(proc, "The lab is running")
+        # Keep reading what `up` prints (one line per event), so its pipe never fills up.
+        assert proc.stdout is not None
+        drain = threading.Thread(target=lambda: printed.extend(proc.stdout or []), daemon=True)
+        drain.start()
         wait_status(lab, synced)
         yield lab
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        err = proc.stderr.read() if proc.stderr else ""
+        proc.wait(timeout=60)
         assert proc.returncode == 0, err
         assert "Traceback" not in err
+    if proc.stdout is not None:
+        printed.extend(proc.stdout.read().splitlines(keepends=True))
+    text = "".join(printed)
+    assert "SyncSucceeded" in text and "LabStopped" in text
 
 
 def test_status_in_words_and_json(running_lab: Path) -> None:

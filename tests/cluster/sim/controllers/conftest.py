@@ -40,24 +40,37 @@ class Sim:
         meta = obj["metadata"]
         ns = meta.get("namespace", "default") if rtype.namespaced else ""
         result, _ = self.registry.patch(
-            Request(user=user, field_manager=manager), rtype, ns, meta["name"], APPLY_PATCH, obj, force=True
+            Request(user=user, field_manager=manager),
+            rtype,
+            ns,
+            meta["name"],
+            APPLY_PATCH,
+            obj,
+            force=True,
         )
         return result  # type: ignore[no-any-return]
 
     def get(self, api_version: str, kind: str, name: str, ns: str = "default") -> Obj | None:
         return self.registry.find(self._type(api_version, kind), ns, name)  # type: ignore[no-any-return]
 
-    def list(self, api_version: str, kind: str, ns: str | None = "default", **labels: str) -> list[Obj]:
+    def list(
+        self, api_version: str, kind: str, ns: str | None = "default", **labels: str
+    ) -> list[Obj]:
         rtype = self._type(api_version, kind)
         items, _ = self.registry.store.query(rtype.key, ns if rtype.namespaced else "")
         return [
-            o for o in items
+            o
+            for o in items
             if all(((o["metadata"].get("labels") or {}).get(k) == v) for k, v in labels.items())
         ]
 
-    def delete(self, api_version: str, kind: str, name: str, ns: str = "default", **options: Any) -> None:
+    def delete(
+        self, api_version: str, kind: str, name: str, ns: str = "default", **options: Any
+    ) -> None:
         rtype = self._type(api_version, kind)
-        self.registry.delete(Request(user=auth.APISERVER), rtype, ns, name, DeleteOptions(**options))
+        self.registry.delete(
+            Request(user=auth.APISERVER), rtype, ns, name, DeleteOptions(**options)
+        )
 
     def events(self, obj: Obj) -> list[tuple[str, str, str, int]]:
         """(type, reason, message, count) of the Events about `obj`, oldest first."""
