@@ -613,8 +613,13 @@ class Registry:
         if old is not None and _same(new, old):
             return old
         meta = new["metadata"]
-        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
-            # The last finalizer is gone: the deletion that was waiting completes now.
+        if (
+            meta.get("deletionTimestamp")
+            and not meta.get("finalizers")
+            and not int(meta.get("deletionGracePeriodSeconds") or 0)
+        ):
+            # The last finalizer is gone: the deletion that was waiting completes now. (A pod
+            # in its grace period stays until its kubelet deletes it with grace 0.)
             if req.dry_run:
                 return new
             return self._remove(rtype, new)
@@ -1039,6 +1044,57 @@ class Registry:
                     raise
         return {**listed, "items": deleted}
 
+    # --- pod binding (what the scheduler posts) --------------------------------------------
+
+    def bind(self, req: Request, ns: str, name: str, node: str, *, uid: str = "") -> Obj:
+        """`POST pods/<name>/binding`: set spec.nodeName (otherwise immutable) and PodScheduled.
+
+        As the API server's BindingREST: no pod-update validation, 409 if already assigned.
+        """
+        rtype = self.catalog.by_key("/pods")
+        assert rtype is not None
+        with self.store.lock:
+            pod = self.get(rtype, ns, name)
+            meta = _meta(pod)
+            if uid and meta.get("uid") != uid:
+                raise errors.conflict("pods", "", name, "the pod was replaced by another one")
+            assigned = (pod.get("spec") or {}).get("nodeName")
+            if assigned:
+                raise errors.conflict(
+                    "pods", "", name, f"pod {name} is already assigned to node {assigned!r}"
+                )
+            if meta.get("deletionTimestamp"):
+                raise errors.conflict("pods", "", name, f"pod {name} is being deleted")
+            now = rfc3339(self.clock.now())
+            updated = _copy(pod)
+            updated["spec"]["nodeName"] = node
+            status = updated.setdefault("status", {})
+            conditions = [
+                c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"
+            ]
+            conditions.append(
+                {
+                    "type": "PodScheduled",
+                    "status": "True",
+                    "lastProbeTime": None,
+                    "lastTransitionTime": now,
+                    "observedGeneration": int(updated["metadata"].get("generation") or 1),
+                }
+            )
+            status["conditions"] = conditions
+            updated = fieldmanager.record_update(
+                pod,
+                updated,
+                manager=req.manager,
+                api_version=rtype.api_version,
+                schema=self.schema(rtype),
+                now=now,
+                subresource="binding",
+            )
+            if req.dry_run:
+                return updated
+            return self.store.put(rtype.key, updated)
+
     # --- pod logs --------------------------------------------------------------------------
 
     def pod_log(
@@ -1083,6 +1139,11 @@ class Registry:
                 .get("waiting", {})
                 .get("reason", "ContainerCreating")
             )
+            # The kubelet's words for the image pull states.
+            reason = {
+                "ErrImagePull": "image can't be pulled",
+                "ImagePullBackOff": "trying and failing to pull image",
+            }.get(reason, reason)
             raise errors.bad_request(
                 f'container "{container}" in pod "{name}" is waiting to start: {reason}'
             )

@@ -718,22 +718,8 @@ class _Handler(BaseHTTPRequestHandler):
             target = ((body or {}).get("target") or {}).get("name")
             if not target:
                 raise errors.invalid("Binding", "", route.name, [errors.required("target.name")])
-            pod = registry.get(route.rtype, ns, route.name)
-            if (pod.get("spec") or {}).get("nodeName"):
-                raise errors.conflict(
-                    "pods",
-                    "",
-                    route.name,
-                    f"pod {route.name} is already assigned to node {pod['spec']['nodeName']!r}",
-                )
-            registry.patch(
-                req,
-                route.rtype,
-                ns,
-                route.name,
-                "application/merge-patch+json",
-                {"spec": {"nodeName": target}},
-            )
+            uid = ((body or {}).get("metadata") or {}).get("uid") or ""
+            registry.bind(req, ns, route.name, str(target), uid=str(uid))
             return {
                 "kind": "Status",
                 "apiVersion": "v1",
