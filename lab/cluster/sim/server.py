@@ -62,6 +62,7 @@ KUBERNETES_VERSION = {
     "compiler": "gc",
     "platform": "linux/amd64",
 }
+ENDPOINTS_DEPRECATED = "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"
 _PUBLIC_PATHS = {"/version", "/healthz", "/livez", "/readyz"}
 _TABLE_MARK = "as=Table"
 _PARTIAL_MARK = "as=PartialObjectMetadata"
@@ -295,6 +296,9 @@ class _Handler(BaseHTTPRequestHandler):
         # The audit entry is on disk before the client hears the answer, so whoever reacts to
         # the response (or to the watch event it caused) can already read who did it.
         self._audit(code)
+        route = self._exchange.route
+        if route is not None and route.rtype.key == "/endpoints":
+            warnings = [*(warnings or []), ENDPOINTS_DEPRECATED]
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))

@@ -3,8 +3,8 @@
 `runtime.py` runs them (a work queue fed by store changes, timers on the cluster clock);
 `events.py` records Events; `podstate.py` holds the pod facts several of them share. Each other
 module is one controller, named after what it simulates: `deployment.py`, `replicaset.py`,
-`scheduler.py`, `kubelet.py`, `endpoints.py`, `hpa.py`, and `simsettings.py`, which follows the
-simulator's own settings ConfigMap.
+`scheduler.py`, `kubelet.py`, `endpoints.py`, `endpointslices.py`, `hpa.py`, `job.py`,
+`statefulset.py`, and `simsettings.py`, which follows the simulator's own settings ConfigMap.
 """
 
 from __future__ import annotations
@@ -25,17 +25,14 @@ BUILTIN = (
     ("endpoints", "EndpointsController"),
     ("endpointslices", "EndpointSliceController"),
     ("hpa", "HorizontalPodAutoscalerController"),
+    ("job", "JobController"),
+    ("statefulset", "StatefulSetController"),
 )
 
 
 def builtin_controllers() -> list[type[Controller]]:
     found: list[type[Controller]] = []
     for module_name, class_name in BUILTIN:
-        try:
-            module = importlib.import_module(f"{__name__}.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{module_name}":
-                raise
-            continue  # not written yet
+        module = importlib.import_module(f"{__name__}.{module_name}")
         found.append(getattr(module, class_name))
     return found
