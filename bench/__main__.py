@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from bench import apiserver
+from bench import apiserver, engine, workloads
 from bench.report import Report
 
-AREAS = {"apiserver": apiserver.run}
+AREAS = {"apiserver": apiserver.run, "workloads": workloads.run, "engine": engine.run}
 
 
 def main(argv: list[str]) -> int:

@@ -185,6 +185,7 @@ class _AppState:
     settling: dict[ResourceKey, str] = field(default_factory=dict)
     settling_pruned: set[ResourceKey] = field(default_factory=set)
     settle_until: float = 0.0
+    next_assess: float = 0.0  # not before: keeps a burst of events from costing a burst of work
     last_sync: SyncStatus | None = None
     desired_error: str = ""
 
@@ -454,7 +455,10 @@ class Reconciler:
                 next_due = min(next_due, due)
             self._publish()
             with self._cond:
-                if any(s.dirty for s in self._apps.values()) or self._stop.is_set():
+                ready = time.monotonic()
+                if self._stop.is_set() or any(
+                    s.dirty and s.next_assess <= ready for s in self._apps.values()
+                ):
                     continue
                 self._cond.wait(max(0.01, next_due - time.monotonic()))
 
@@ -472,11 +476,18 @@ class Reconciler:
         if now >= due_poll:
             self._check_head(state, now)
             due_poll = now + spec.poll_seconds
+        if state.dirty and now < state.next_assess:
+            # A burst of watch events (a sync writing 1,000 objects) must not turn into 1,000
+            # full comparisons: look again once the last comparison's cost has passed twice.
+            return min(due_poll, state.next_assess)
         if state.dirty:
             with self._cond:
                 state.dirty = False
+            started = time.monotonic()
             self._assess(state)
             self._decide(state, now)
+            elapsed = time.monotonic() - started
+            state.next_assess = time.monotonic() + (2 * elapsed if elapsed > 0.005 else 0.0)
         due = due_poll
         for timer in (state.auto_next, state.heal_next):
             if timer > now:
