@@ -167,7 +167,7 @@ def _big_app(report: Report, root: Path) -> None:
             "first sync of 1,000 objects (push -> Synced)",
             time.perf_counter() - pushed,
             "s",
-            note=f"commit+push took {pushed - start:.2f} s; render, validate, dry-run and apply all",
+            note=f"commit+push took {pushed - start:.2f} s; render, validate, dry-run, apply",
         )
         running = lab._require()
         reconciler = running.reconciler

@@ -48,11 +48,22 @@ class Report:
         return figure
 
     def write(self) -> None:
+        """Write this run's figures, keeping earlier runs' figures of the areas not run now."""
         machine = (
             f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         )
         stamp = time.strftime("%Y-%m-%d %H:%M")
-        (ROOT / "bench" / "results.json").write_text(
+        results = ROOT / "bench" / "results.json"
+        areas_now = {f.area for f in self.figures}
+        kept: list[Figure] = []
+        if results.exists():
+            try:
+                earlier = json.loads(results.read_text()).get("figures", [])
+                kept = [Figure(**f) for f in earlier if f.get("area") not in areas_now]
+            except (ValueError, TypeError):
+                kept = []
+        self.figures = kept + self.figures
+        results.write_text(
             json.dumps(
                 {"machine": machine, "when": stamp, "figures": [asdict(f) for f in self.figures]},
                 indent=2,
