@@ -252,3 +252,96 @@ def test_persona_kubectl_identities(lab: Lab) -> None:
     assert denied.returncode != 0 and "forbidden" in denied.stderr
     with pytest.raises(LabError, match="no persona"):
         lab.kubectl("get", "pods", persona="eve")
+
+
+HPA = """\
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: web
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 2
+  maxReplicas: 6
+  metrics:
+    - type: Resource
+      resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
+"""
+
+
+def test_ignore_differences_lets_the_hpa_own_replicas(tmp_path: Path) -> None:
+    apps = [
+        {
+            "name": "web",
+            "source": {"path": "apps/web"},
+            "destination": {"namespace": "web"},
+            "ignoreDifferences": [
+                {
+                    "group": "apps",
+                    "kind": "Deployment",
+                    "managedFieldsManagers": ["kube-controller-manager"],
+                }
+            ],
+        }
+    ]
+    lab = Lab.init(tmp_path / "hpa", "web-app", overrides={"apps": apps})
+    lab.up(timings=Timings.instant())
+    try:
+        lab.wait_until_synced("web", timeout=60)
+        # The simulated metrics first (no load set means no metrics: the HPA is Degraded).
+        load = '{"data": {"load.web.web": "95"}}'
+        out = lab.kubectl(
+            "patch",
+            "configmap",
+            "gitops-lab-simulator",
+            "-n",
+            "kube-system",
+            "--type=merge",
+            "-p",
+            load,
+        )
+        assert out.returncode == 0, out.stderr
+        lab.commit({"apps/web/hpa.yaml": HPA}, "autoscale web")
+        lab.wait_until_synced("web", healthy=False, timeout=60)
+        # The HPA looks every 15 s (as the real one does) and scales through /scale.
+        lab.wait_for(lambda s: deployment(lab)["spec"]["replicas"] > 2, timeout=90)
+        live = deployment(lab)
+        owners = {
+            m["manager"]
+            for m in live["metadata"]["managedFields"]
+            if "f:replicas" in json.dumps(m.get("fieldsV1"))
+        }
+        assert "kube-controller-manager" in owners
+        snap = lab.wait_until_synced("web", healthy=False, timeout=30)
+        assert snap.app("web").sync is SyncStatus.SYNCED
+        assert not any(e.operation == "self-heal" for e in lab.history("web"))
+    finally:
+        lab.down()
+
+
+def test_multi_env_template_syncs_both_environments(tmp_path: Path) -> None:
+    lab = Lab.init(tmp_path / "envs", "multi-env")
+    lab.up(timings=Timings.instant())
+    try:
+        snap = lab.wait_until_synced(timeout=90)
+        assert {a.name for a in snap.apps} == {"dev", "prod"}
+        prod = json.loads(lab.kubectl("get", "deploy", "web", "-n", "prod", "-o", "json").stdout)
+        dev = json.loads(lab.kubectl("get", "deploy", "web", "-n", "dev", "-o", "json").stdout)
+        assert prod["spec"]["replicas"] == 3 and dev["spec"]["replicas"] == 1
+        assert prod["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":1.0")
+        assert dev["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":1.1")
+        assert dev["metadata"]["labels"]["environment"] == "dev"
+        # Promote: prod's overlay takes dev's image in a commit of its own.
+        overlay = (
+            lab.working_copy()
+            .read("envs/prod/kustomization.yaml")
+            .replace('newTag: "1.0"', 'newTag: "1.1"')
+        )
+        lab.commit(
+            {"envs/prod/kustomization.yaml": overlay}, "promote web 1.1 to prod", persona="bob"
+        )
+        lab.wait_until_synced("prod", timeout=90)
+        prod = json.loads(lab.kubectl("get", "deploy", "web", "-n", "prod", "-o", "json").stdout)
+        assert prod["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":1.1")
+    finally:
+        lab.down()
