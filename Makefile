@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 ## run: set everything up and open the lab on the embedded cluster
 run: $(STAMP)
-	$(BIN)/gitops-lab cluster serve --dir .gitops-lab/cluster
+	@test -f .gitops-lab/lab/lab.yaml || $(BIN)/gitops-lab init .gitops-lab/lab
+	$(BIN)/gitops-lab up .gitops-lab/lab
 
 ## test: set everything up and run every check: ruff, mypy, import contracts, the whole suite
 test: $(STAMP) lint typecheck
