@@ -33,6 +33,7 @@ import yaml
 from lab.cluster.client import ClusterClient, ClusterError
 from lab.config import DEFAULT_PERSONAS, RECONCILER, ConfigError, LabConfig, Persona
 from lab.control import ControlError, ControlServer, Ownership
+from lab.engine.apiaudit import ApiAuditTrail
 from lab.engine.app import AppSpec, parse_app
 from lab.engine.gitserver import create_remote, install_hooks
 from lab.engine.history import History, HistoryEntry
@@ -298,6 +299,7 @@ class Lab:
                 history=history,
                 on_event=self._event,
                 kubectl=kubectl_binary(),
+                api_audit=ApiAuditTrail(embedded.audit_log_path, ignore_users=[RECONCILER]),
             )
             control = ControlServer(self._routes())
             control.start()

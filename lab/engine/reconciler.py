@@ -33,6 +33,7 @@ from typing import Any
 from lab.cluster.cache import LiveCache
 from lab.cluster.client import ClusterClient, ClusterError
 from lab.engine import health as health_rules
+from lab.engine.apiaudit import ApiAuditTrail, ApiChange
 from lab.engine.app import AppSpec
 from lab.engine.diff import FieldChange, ResourceDiff, compare
 from lab.engine.history import (
@@ -204,6 +205,7 @@ class Reconciler:
         kubectl: Path | None = None,
         heal_backoff: tuple[float, float] = (2.0, 300.0),
         retry_backoff: tuple[float, float] = (5.0, 180.0),
+        api_audit: ApiAuditTrail | None = None,
     ) -> None:
         self.source = source
         self.client = client
@@ -211,6 +213,7 @@ class Reconciler:
         self.kubectl = kubectl
         self.heal_backoff = heal_backoff
         self.retry_backoff = retry_backoff
+        self.api_audit = api_audit
         self._on_event = on_event
         self._apps: dict[str, _AppState] = {}
         for spec in apps:
@@ -668,6 +671,19 @@ class Reconciler:
         self._transitions(state, status)
         state.status = status
 
+    def _who_changed(self, key: ResourceKey) -> ApiChange | None:
+        """The person behind a hand change, from the API server's audit log (if we have it)."""
+        if self.api_audit is None:
+            return None
+        api_version = _api_version_of(self.cache, key)
+        try:
+            plural = self.client.resource(api_version, key.kind).plural if api_version else ""
+        except ClusterError:
+            return None
+        if not plural:
+            return None
+        return self.api_audit.last_change(key.group, plural, key.namespace, key.name)
+
     def _settling(self, state: _AppState) -> dict[ResourceKey, str]:
         """The keys still waiting for the cache to show our last sync's writes."""
         if not state.settling and not state.settling_pruned:
@@ -734,7 +750,7 @@ class Reconciler:
             for key, res in drifted_now.items():
                 if key not in state.drift_seen:
                     state.drift_seen[key] = time.monotonic()
-                    self._emit(_drift_event(name, res))
+                    self._emit(_drift_event(name, res, self._who_changed(key)))
         for key in list(state.drift_seen):
             if key not in drifted_now:
                 started = state.drift_seen.pop(key)
@@ -988,7 +1004,7 @@ def _key_data(key: ResourceKey) -> dict[str, str]:
     return {"group": key.group, "kind": key.kind, "namespace": key.namespace, "name": key.name}
 
 
-def _drift_event(app: str, res: ResourceStatus) -> EngineEvent:
+def _drift_event(app: str, res: ResourceStatus, change: ApiChange | None = None) -> EngineEvent:
     managers = sorted({m for c in res.changes for m in c.managers})
     if res.state == "Missing":
         what = f"{res.key} was deleted from the cluster"
@@ -998,22 +1014,28 @@ def _drift_event(app: str, res: ResourceStatus) -> EngineEvent:
         fields = ", ".join(f"{c.path} ({c.change})" for c in res.changes[:4])
         more = len(res.changes) - 4
         what = f"{res.key} drifted: {fields}" + (f" and {more} more" if more > 0 else "")
-    if managers:
+    if change is not None:
+        what += f" by {change.user}" + (f" ({change.tool} {change.verb})" if change.tool else "")
+    elif managers:
         what += f" by {', '.join(managers)}"
-    return EngineEvent(
-        "DriftDetected",
-        app,
-        what,
-        data={
-            "resource": _key_data(res.key),
-            "state": res.state,
-            "fields": [
-                {"path": c.path, "change": c.change, "managers": list(c.managers)}
-                for c in res.changes
-            ],
-            "managers": managers,
-        },
-    )
+    data: dict[str, Any] = {
+        "resource": _key_data(res.key),
+        "state": res.state,
+        "fields": [
+            {"path": c.path, "change": c.change, "managers": list(c.managers)} for c in res.changes
+        ],
+        "managers": managers,
+    }
+    if change is not None:
+        data.update(
+            {
+                "actor": change.user,
+                "changedAt": change.time,
+                "verb": change.verb,
+                "userAgent": change.user_agent,
+            }
+        )
+    return EngineEvent("DriftDetected", app, what, data=data)
 
 
 def replace_spec(status: AppStatus, spec: AppSpec) -> AppStatus:

@@ -40,13 +40,18 @@ class ApiAuditLog:
         verb: str,
         uri: str,
         user_agent: str,
-        code: int,
+        code: int | None,
         received: datetime,
         completed: datetime,
         object_ref: dict[str, Any] | None,
         request_object: Any = None,
         impersonated_by: User | None = None,
+        stage: str = "ResponseComplete",
+        audit_id: str = "",
     ) -> None:
+        """One audit event. Writes are logged twice, as a real API server's policy with no
+        omitted stages does: RequestReceived before the change happens (so whoever sees the
+        change through a watch can already read who made it), ResponseComplete after."""
         if verb in READ_VERBS and not self.include_reads:
             return
         secret = bool(object_ref and object_ref.get("resource") == "secrets")
@@ -55,20 +60,21 @@ class ApiAuditLog:
             "kind": "Event",
             "apiVersion": "audit.k8s.io/v1",
             "level": level,
-            "auditID": str(uuid.uuid4()),
-            "stage": "ResponseComplete",
+            "auditID": audit_id or str(uuid.uuid4()),
+            "stage": stage,
             "requestURI": uri,
             "verb": verb,
             "user": (impersonated_by or user).as_audit(),
             "sourceIPs": ["127.0.0.1"],
             "userAgent": user_agent,
-            "responseStatus": {"metadata": {}, "code": code},
             "requestReceivedTimestamp": rfc3339_micro(received),
             "stageTimestamp": rfc3339_micro(completed),
-            "annotations": {
-                "authorization.k8s.io/decision": "allow" if code != 403 else "forbid",
-            },
         }
+        if code is not None:
+            event["responseStatus"] = {"metadata": {}, "code": code}
+            event["annotations"] = {
+                "authorization.k8s.io/decision": "allow" if code != 403 else "forbid",
+            }
         if impersonated_by is not None:
             event["impersonatedUser"] = user.as_audit()
         if object_ref:

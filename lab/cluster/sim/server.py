@@ -20,8 +20,9 @@ import ssl
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -91,6 +92,7 @@ class _Exchange:
     request_object: Any = None
     created_name: str = ""
     audited: bool = False
+    audit_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
 class _Reply(Exception):
@@ -389,6 +391,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_body() if method in ("POST", "PUT", "PATCH", "DELETE") else b""
             decoded = decode_body(body, self.headers.get("Content-Type", "")) if body else None
             exchange.request_object = decoded
+            if verb not in ("get", "list", "watch"):
+                self._audit_received(decoded)
             self._resource(method, verb, route, query, decoded, user)
         except _Reply as reply:
             self._send(reply.code, reply.body, reply.content_type)
@@ -436,6 +440,45 @@ class _Handler(BaseHTTPRequestHandler):
             persona = User(target, groups, "view")
         return persona, user
 
+    def _object_ref(self, name: str) -> dict[str, Any]:
+        route = self._exchange.route
+        assert route is not None
+        ref: dict[str, Any] = {
+            "resource": route.rtype.plural,
+            "apiGroup": route.rtype.group,
+            "apiVersion": route.rtype.version,
+        }
+        if route.namespace:
+            ref["namespace"] = route.namespace
+        if name:
+            ref["name"] = name
+        if route.subresource:
+            ref["subresource"] = route.subresource
+        return ref
+
+    def _audit_received(self, body: Any) -> None:
+        """The RequestReceived stage of a write, before it changes anything."""
+        exchange = self._exchange
+        if self.api.audit is None or exchange.user is None or exchange.route is None:
+            return
+        name = exchange.route.name
+        if not name and isinstance(body, dict):
+            name = str((body.get("metadata") or {}).get("name") or "")
+        self.api.audit.record(
+            user=exchange.user,
+            verb=exchange.verb,
+            uri=self.path,
+            user_agent=self.headers.get("User-Agent", ""),
+            code=None,
+            received=exchange.received,
+            completed=self.api.now(),
+            object_ref=self._object_ref(name),
+            request_object=exchange.request_object,
+            impersonated_by=exchange.impersonator,
+            stage="RequestReceived",
+            audit_id=exchange.audit_id,
+        )
+
     def _audit(self, code: int) -> None:
         exchange = self._exchange
         if exchange.audited:
@@ -467,6 +510,7 @@ class _Handler(BaseHTTPRequestHandler):
             object_ref=ref,
             request_object=exchange.request_object,
             impersonated_by=exchange.impersonator,
+            audit_id=exchange.audit_id,
         )
 
     # --- non-resource endpoints --------------------------------------------------------------

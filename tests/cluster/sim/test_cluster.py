@@ -55,9 +55,14 @@ def test_audit_log_records_hand_changes(tmp_path: Path) -> None:
         kubectl("--context", "mallory", "label", "cm", "sneaky", "-n", "shop", "x=y")
         events = read_events(cluster.audit_log_path)
     mallory = [e for e in events if e["user"]["username"] == "mallory"]
-    assert [(e["verb"], e["objectRef"].get("name")) for e in mallory] == [
-        ("create", "sneaky"),
-        ("patch", "sneaky"),
+    # Each write is logged when received (before it happens) and when complete.
+    assert [(e["stage"], e["verb"], e["objectRef"].get("name")) for e in mallory] == [
+        ("RequestReceived", "create", "sneaky"),
+        ("ResponseComplete", "create", "sneaky"),
+        ("RequestReceived", "patch", "sneaky"),
+        ("ResponseComplete", "patch", "sneaky"),
     ]
-    assert mallory[1]["requestObject"] == {"metadata": {"labels": {"x": "y"}}}
+    assert mallory[0]["auditID"] == mallory[1]["auditID"] != mallory[2]["auditID"]
+    assert "responseStatus" not in mallory[0] and mallory[1]["responseStatus"]["code"] == 201
+    assert mallory[3]["requestObject"] == {"metadata": {"labels": {"x": "y"}}}
     assert all(e["verb"] not in ("get", "list", "watch") for e in events)
