@@ -49,7 +49,8 @@ def _hundred_deployments(report: Report, label: str, timings: Any, idle: bool) -
 
     area = "Simulated workloads"
     with tempfile.TemporaryDirectory() as tmp:
-        cluster = EmbeddedCluster(Path(tmp) / "state", timings=timings).start()
+        # Three nodes: 300 pods do not fit in two (a real kubelet takes at most 110 pods).
+        cluster = EmbeddedCluster(Path(tmp) / "state", timings=timings, nodes=3).start()
         try:
             api = config.new_client_from_config(
                 config_file=str(cluster.kubeconfig_path), context="admin"
