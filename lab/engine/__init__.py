@@ -11,6 +11,11 @@ through `lab.cluster.client.ClusterClient`. The path of one commit:
     sync.py      plan (waves, kind order, prune set), dry-run every object, then apply
     reconciler.py  the loop: triggers -> compare -> auto-sync / self-heal -> history
     history.py   every sync, self-heal included
+    signatures.py  commit signatures (SSH) checked against the trusted personas
+    policy.py    manifest rules (warn or enforce) before anything is applied
+    gitserver.py the Git server's hooks: protected paths, immutable history, webhook
+    apiaudit.py  the API server's audit log: who made a hand change
+    audit.py     the lab's hash-chained, append-only audit trail; outcomes.py its figures
 
 `model.py` holds the words they share: statuses, resource keys, manifests, errors.
 """
