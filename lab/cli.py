@@ -229,6 +229,58 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from lab.engine.audit import dataframe
+    from lab.workspace import Lab, LabError
+
+    try:
+        lab = Lab.open(_lab_dir(args))
+        if args.verify:
+            check = lab.verify_audit()
+            if check.ok:
+                print(f"The audit trail is intact: {check.checked} entries, chain verified.")
+                if check.head:
+                    print(f"Head of the chain: {check.head} (keep a copy to anchor it)")
+                return EXIT_OK
+            print(f"The audit trail was tampered with: {check.reason}", file=sys.stderr)
+            return EXIT_FAILED
+        filters: dict[str, Any] = {}
+        if args.since:
+            filters["since"] = args.since
+        if args.type:
+            filters["types"] = [t for t in args.type.split(",") if t]
+        if args.app:
+            filters["app"] = args.app
+        events = lab.audit_events(**filters)
+    except LabError as exc:
+        raise UserError(str(exc)) from exc
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    if args.format == "json":
+        print(json.dumps([{**e.content(), "hash": e.hash} for e in events], indent=2))
+        return EXIT_OK
+    frame = dataframe(events)
+    if args.format == "csv":
+        sys.stdout.write(frame.to_csv(index=False))
+        return EXIT_OK
+    from lab.views import table
+
+    rows = [["SEQ", "TIME", "TYPE", "APP", "ACTOR", "MESSAGE"]]
+    for event in events:
+        rows.append(
+            [
+                str(event.seq),
+                event.time[:19].replace("T", " "),
+                event.type,
+                event.app,
+                event.actor,
+                event.message,
+            ]
+        )
+    print(table(rows))
+    return EXIT_OK
+
+
 def cmd_kubectl(args: argparse.Namespace) -> int:
     from lab.workspace import Lab, LabError
 
@@ -332,6 +384,19 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("app")
         command.add_argument("--as", dest="persona", default="bob")
         command.set_defaults(func=func)
+
+    audit = commands.add_parser(
+        "audit", help="the audit trail: who changed what, when (and proof it was not edited)"
+    )
+    audit.add_argument("dir")
+    audit.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    audit.add_argument("--since", help="only events at or after this time (RFC 3339)")
+    audit.add_argument("--type", help="only these event types, comma-separated")
+    audit.add_argument("--app", help="only this app's events")
+    audit.add_argument(
+        "--verify", action="store_true", help="recompute the hash chain; exit 1 if it was edited"
+    )
+    audit.set_defaults(func=cmd_audit)
 
     kubectl = commands.add_parser(
         "kubectl",

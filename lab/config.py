@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from lab.engine.app import AppSpec, AppSpecError, parse_app, parse_duration
+from lab.engine.policy import ManifestPolicy
 
 RECONCILER = "gitops-lab"
 _PERSONA_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
@@ -90,6 +91,79 @@ DEFAULT_PERSONAS: tuple[Persona, ...] = (
 
 
 @dataclass(frozen=True)
+class SignaturePolicy:
+    """Which commits may reach the cluster (Flux's `verify`)."""
+
+    mode: str = "enforce"  # off | warn | enforce
+    trusted: tuple[str, ...] = ("alice", "bob")  # personas whose signatures are trusted
+
+
+@dataclass(frozen=True)
+class ProtectedPathRule:
+    path: str  # a glob in the repository: `envs/prod/**`
+    allowed: tuple[str, ...]  # personas who may change it
+
+
+@dataclass(frozen=True)
+class LabPolicy:
+    signatures: SignaturePolicy = field(default_factory=SignaturePolicy)
+    protected: tuple[ProtectedPathRule, ...] = ()
+    manifests: Mapping[str, Any] = field(default_factory=dict)  # read by lab.engine.policy
+
+    def manifest_policy(self) -> ManifestPolicy:
+        return ManifestPolicy.parse(self.manifests)
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "signatures": {"mode": self.signatures.mode, "trusted": list(self.signatures.trusted)}
+        }
+        if self.protected:
+            data["protectedPaths"] = [
+                {"path": p.path, "allowed": list(p.allowed)} for p in self.protected
+            ]
+        if self.manifests:
+            data["manifests"] = dict(self.manifests)
+        return data
+
+
+def _policy(data: Any, where: str, personas: tuple[Persona, ...]) -> LabPolicy:
+    if data is None:
+        return LabPolicy()
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: policy must be a mapping")
+    names = {p.name for p in personas}
+    signatures = data.get("signatures") or {}
+    if not isinstance(signatures, Mapping):
+        raise ConfigError(f"{where}: policy.signatures must be a mapping")
+    mode = str(signatures.get("mode", "enforce"))
+    if mode not in ("off", "warn", "enforce"):
+        raise ConfigError(f"{where}: policy.signatures.mode {mode!r} must be off, warn or enforce")
+    trusted = tuple(str(t) for t in signatures.get("trusted") or ("alice", "bob"))
+    for name in trusted:
+        if name not in names:
+            raise ConfigError(f"{where}: policy.signatures.trusted: no persona named {name!r}")
+    protected = []
+    for index, rule in enumerate(data.get("protectedPaths") or []):
+        if not isinstance(rule, Mapping) or not isinstance(rule.get("path"), str):
+            raise ConfigError(f"{where}: policy.protectedPaths[{index}] needs a path glob")
+        allowed = tuple(str(a) for a in rule.get("allowed") or ())
+        for name in allowed:
+            if name not in names:
+                raise ConfigError(
+                    f"{where}: policy.protectedPaths[{index}].allowed: no persona named {name!r}"
+                )
+        protected.append(ProtectedPathRule(rule["path"], allowed))
+    manifests = data.get("manifests") or {}
+    if not isinstance(manifests, Mapping):
+        raise ConfigError(f"{where}: policy.manifests must be a mapping of rule to mode")
+    try:
+        ManifestPolicy.parse(manifests, f"{where}: policy.manifests")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    return LabPolicy(SignaturePolicy(mode, trusted), tuple(protected), dict(manifests))
+
+
+@dataclass(frozen=True)
 class LabConfig:
     name: str
     apps: tuple[AppSpec, ...]
@@ -99,6 +173,7 @@ class LabConfig:
     template: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)  # sections later features read
     timings: Mapping[str, float] = field(default_factory=dict)  # embedded cluster's, by name
+    policy: LabPolicy = field(default_factory=LabPolicy)
 
     def persona(self, name: str) -> Persona:
         for persona in self.personas:
@@ -191,10 +266,12 @@ class LabConfig:
             "personas",
             "apps",
             "template",
+            "policy",
         }
         extra = {k: v for k, v in data.items() if k not in known}
         template = str(data.get("template") or "")
-        return cls(name, tuple(apps), personas, backend, poll, template, extra, timings)
+        policy = _policy(data.get("policy"), where, personas)
+        return cls(name, tuple(apps), personas, backend, poll, template, extra, timings, policy)
 
     @staticmethod
     def _personas(data: Any, where: str) -> tuple[Persona, ...]:
@@ -244,6 +321,7 @@ class LabConfig:
         data["reconciler"] = {"pollInterval": f"{self.poll_seconds:g}s"}
         data["personas"] = {p.name: p.as_dict() for p in self.personas}
         data["apps"] = [app.as_dict() for app in self.apps]
+        data["policy"] = self.policy.as_dict()
         data.update(self.extra)
         return data
 

@@ -22,7 +22,7 @@ import subprocess
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -35,10 +35,19 @@ from lab.config import DEFAULT_PERSONAS, RECONCILER, ConfigError, LabConfig, Per
 from lab.control import ControlError, ControlServer, Ownership
 from lab.engine.apiaudit import ApiAuditTrail
 from lab.engine.app import AppSpec, parse_app
-from lab.engine.gitserver import create_remote, install_hooks
+from lab.engine.audit import AuditEvent, AuditLog, AuditWriteError, ChainCheck
+from lab.engine.gitserver import (
+    ProtectedPath,
+    ServerRules,
+    create_remote,
+    drain_spool,
+    install_hooks,
+)
 from lab.engine.history import History, HistoryEntry
 from lab.engine.model import HealthStatus, SyncStatus
+from lab.engine.outcomes import Outcomes, outcomes
 from lab.engine.reconciler import AppStatus, EngineEvent, EngineSnapshot, Reconciler
+from lab.engine.signatures import SignatureCheck, verify_commit
 from lab.engine.source import GitSource, Revision, SourceError
 from lab.keys import ensure_key, write_allowed_signers
 from lab.worktree import PushResult, WorkingCopy, WorkingCopyError
@@ -119,6 +128,7 @@ class _Running:
     reconciler: Reconciler
     control: ControlServer
     source: GitSource
+    audit: AuditLog
     clients: dict[str, ClusterClient] = field(default_factory=dict)
 
 
@@ -132,6 +142,7 @@ class Lab:
         self._events: deque[EngineEvent] = deque(maxlen=500)
         self._listeners: list[Callable[[EngineEvent], None]] = []
         self._lock = threading.RLock()
+        self._audit: AuditLog | None = None
 
     # --- paths -------------------------------------------------------------------------
 
@@ -158,6 +169,39 @@ class Lab:
     @property
     def owner_file(self) -> Path:
         return self.state_path / "owner.json"
+
+    @property
+    def audit_path(self) -> Path:
+        return self.state_path / "audit.db"
+
+    @property
+    def spool_path(self) -> Path:
+        return self.state_path / "spool.jsonl"
+
+    @property
+    def allowed_signers_path(self) -> Path:
+        return self.state_path / "allowed_signers"
+
+    def server_rules(self) -> ServerRules:
+        """The Git server's rules, from lab.yaml's policy."""
+        return ServerRules(
+            branch="main",
+            protected=tuple(
+                ProtectedPath(rule.path, rule.allowed) for rule in self.config.policy.protected
+            ),
+            personas={p.email: p.name for p in self.config.personas},
+            allowed_signers=str(self.allowed_signers_path),
+            spool=str(self.spool_path),
+            owner=str(self.owner_file),
+        )
+
+    def install_git_hooks(self) -> None:
+        install_hooks(self.remote_path, self.server_rules(), self.state_path / "gitserver.json")
+
+    def verify(self, sha: str) -> SignatureCheck:
+        """Check a commit's signature against the personas lab.yaml trusts."""
+        trusted = [self.persona(name).email for name in self.config.policy.signatures.trusted]
+        return verify_commit(self.remote_path, sha, self.allowed_signers_path, trusted)
 
     # --- making and opening ------------------------------------------------------------
 
@@ -186,30 +230,37 @@ class Lab:
         meta = yaml.safe_load((source / "template.yaml").read_text()) or {}
         apps = [parse_app(entry, i) for i, entry in enumerate(meta.get("apps") or [])]
         config = LabConfig(name or root.name, tuple(apps), DEFAULT_PERSONAS, template=template)
-        if overrides:
-            data = config.as_dict()
-            data.update(overrides)
-            config = LabConfig.parse(data, LAB_FILE)
+        data = config.as_dict()
+        if meta.get("policy"):
+            data["policy"] = {**data["policy"], **meta["policy"]}
+        data.update(overrides or {})
+        config = LabConfig.parse(data, LAB_FILE)
         root.mkdir(parents=True, exist_ok=True)
         lab = cls(root, config)
         lab.state_path.mkdir(exist_ok=True)
         config.dump(root / LAB_FILE)
         for persona in config.personas:
             ensure_key(lab.keys_path, persona)
-        write_allowed_signers(lab.state_path / "allowed_signers", lab.keys_path, config.personas)
+        write_allowed_signers(lab.allowed_signers_path, lab.keys_path, config.personas)
         create_remote(lab.remote_path)
-        install_hooks(lab.remote_path, lab.owner_file)
+        # The template is imported before protected paths apply (setting up a repository);
+        # the first push is still recorded, then the Git server's rules take effect.
+        install_hooks(
+            lab.remote_path,
+            replace(lab.server_rules(), protected=()),
+            lab.state_path / "gitserver.json",
+        )
         copy = WorkingCopy.clone(lab.remote_path, lab.repo_path, lab.keys_path)
         shutil.copytree(source / "repo", lab.repo_path, dirs_exist_ok=True)
-        alice = (
-            config.persona("alice")
-            if any(p.name == "alice" for p in config.personas)
-            else config.personas[0]
-        )
+        alice = next((p for p in config.personas if p.name == "alice"), config.personas[0])
+        # The learner works as alice: plain `git commit` in repo/ signs with her key, as a
+        # developer whose Git host requires signed commits would have it set up.
+        copy.configure_identity(alice)
         copy.commit(f"Add the {template} template's manifests", alice, sign=True)
         pushed = copy.push(alice)
         if not pushed.ok:
             raise LabError(f"the first push to the lab's Git server failed: {pushed.message}")
+        lab.install_git_hooks()
         return lab
 
     @classmethod
@@ -290,6 +341,12 @@ class Lab:
             started.append(client.close)
             history = History(self.state_path / "state.db")
             started.append(history.close)
+            try:
+                audit = AuditLog(self.audit_path)
+            except Exception as exc:
+                raise LabError(f"the audit log cannot be opened: {exc}") from exc
+            started.append(audit.close)
+            started.append(self._forget_audit)
             source = GitSource(self.remote_path, self.state_path / "revisions")
             started.append(source.close)
             reconciler = Reconciler(
@@ -300,12 +357,17 @@ class Lab:
                 on_event=self._event,
                 kubectl=kubectl_binary(),
                 api_audit=ApiAuditTrail(embedded.audit_log_path, ignore_users=[RECONCILER]),
+                verify=self.verify,
+                signature_mode=self.config.policy.signatures.mode,
+                manifest_policy=self.config.policy.manifest_policy(),
             )
             control = ControlServer(self._routes())
             control.start()
             started.append(control.stop)
             ownership.publish(control.port, control.token)
-            install_hooks(self.remote_path, self.owner_file)
+            self.install_git_hooks()
+            self._audit = audit
+            self._ingest_spool()
             reconciler.start()
             started.append(reconciler.stop)
         except BaseException:
@@ -315,7 +377,9 @@ class Lab:
                 except Exception:
                     log.exception("cleanup after a failed start")
             raise
-        self._running = _Running(ownership, embedded, client, history, reconciler, control, source)
+        self._running = _Running(
+            ownership, embedded, client, history, reconciler, control, source, audit
+        )
         self._event(
             EngineEvent("LabStarted", "", f"lab started on the {backend} cluster at {embedded.url}")
         )
@@ -335,6 +399,8 @@ class Lab:
             running.client.close,
             running.cluster.stop,
             running.history.close,
+            running.audit.close,
+            self._forget_audit,
             running.ownership.release,
         ):
             try:
@@ -355,7 +421,44 @@ class Lab:
 
     # --- events ------------------------------------------------------------------------
 
-    def _event(self, event: EngineEvent) -> None:
+    def _forget_audit(self) -> None:
+        self._audit = None
+
+    def _record(self, event: EngineEvent, actor: str = "") -> None:
+        """Every event goes to the hash-chained audit trail (Secret values redacted there)."""
+        audit = self._audit
+        if audit is None:
+            return
+        try:
+            audit.append(
+                event.type,
+                app=event.app,
+                actor=actor,
+                message=event.message,
+                data=dict(event.data),
+                time=event.at,
+            )
+        except AuditWriteError:
+            log.exception("an event could not be recorded in the audit trail")
+        except ValueError:
+            log.exception("an event the audit trail does not know: %s", event.type)
+
+    def _ingest_spool(self) -> None:
+        """Move what the Git server's hooks spooled (pushes, refusals) into the audit trail."""
+        for item in drain_spool(self.spool_path):
+            self._event(
+                EngineEvent(
+                    str(item.get("type") or "CommitPushed"),
+                    str(item.get("app") or ""),
+                    str(item.get("message") or ""),
+                    str(item.get("time") or ""),
+                    dict(item.get("data") or {}),
+                ),
+                actor=str(item.get("actor") or ""),
+            )
+
+    def _event(self, event: EngineEvent, actor: str = "") -> None:
+        self._record(event, actor)
         with self._lock:
             self._events.append(event)
             listeners = list(self._listeners)
@@ -430,6 +533,35 @@ class Lab:
         finally:
             if self._running is None:
                 history.close()
+
+    def audit_log(self) -> AuditLog:
+        """The audit trail: the running lab's writer, or a read-only view of the file."""
+        if self._audit is not None:
+            return self._audit
+        if not self.audit_path.exists():
+            raise LabError("this lab has no audit trail yet: start it once with `gitops-lab up`")
+        return AuditLog(self.audit_path, read_only=True)
+
+    def audit_events(self, **filters: Any) -> list[AuditEvent]:
+        """Recorded events (filters: since, types, app, actor, limit), oldest first."""
+        audit = self.audit_log()
+        try:
+            return audit.events(**filters)
+        finally:
+            if audit is not self._audit:
+                audit.close()
+
+    def verify_audit(self) -> ChainCheck:
+        audit = self.audit_log()
+        try:
+            return audit.verify()
+        finally:
+            if audit is not self._audit:
+                audit.close()
+
+    def outcomes(self) -> Outcomes:
+        """Time to detect and correct drift, time to recover, changes per actor."""
+        return outcomes(self.audit_events())
 
     def git_log(self, limit: int = 20) -> list[Revision]:
         return GitSource(self.remote_path, self.state_path / "revisions").log("main", limit)
@@ -646,6 +778,7 @@ class Lab:
             return handler
 
         def webhook(query: Mapping[str, str], body: Any) -> Any:
+            self._ingest_spool()
             self._require().reconciler.notify_push()
             return {"ok": True}
 

@@ -58,6 +58,19 @@ class WorkingCopy:
         copy._git("config", "pull.rebase", "false")
         return copy
 
+    def configure_identity(self, persona: Persona) -> None:
+        """Plain `git commit` in this clone: authored and signed as `persona`."""
+        key = self.keys_dir / f"{persona.name}_ed25519"
+        for name, value in (
+            ("user.name", persona.full_name),
+            ("user.email", persona.email),
+            ("gpg.format", "ssh"),
+            ("user.signingkey", str(key)),
+            ("commit.gpgsign", "true"),
+            ("gpg.ssh.allowedSignersFile", str(self.keys_dir.parent / "allowed_signers")),
+        ):
+            self._git("config", name, value)
+
     # --- files -----------------------------------------------------------------------------
 
     def read(self, relative: str) -> str:

@@ -110,7 +110,7 @@ def test_hand_scaling_is_detected_attributed_and_healed(lab: Lab) -> None:
     assert any(f["path"] == ".spec.replicas" for f in drift.data["fields"])
     assert "kubectl" in " ".join(drift.data["managers"])
     # The API server's audit log names the person, not just the tool.
-    assert drift.data["actor"] == "mallory" and drift.data["verb"] == "patch"
+    assert drift.data["changedBy"] == "mallory" and drift.data["verb"] == "patch"
     assert "by mallory (kubectl patch)" in drift.message
     lab.wait_until_synced("web", timeout=30)
     assert deployment(lab)["spec"]["replicas"] == 2

@@ -47,7 +47,11 @@ from lab.engine.history import (
     HistoryEntry,
 )
 from lab.engine.model import HealthStatus, Manifest, ManifestErrors, ResourceKey, SyncStatus, worst
+from lab.engine.policy import RULES as POLICY_RULES
+from lab.engine.policy import ManifestPolicy, Violation
+from lab.engine.policy import check as policy_check
 from lab.engine.render import render
+from lab.engine.signatures import SignatureCheck
 from lab.engine.source import GitSource, Revision, SourceError
 from lab.engine.sync import SyncResult, execute, plan, tracked_app, with_tracking
 from lab.engine.validate import validate
@@ -118,6 +122,7 @@ class AppStatus:
     resources: tuple[ResourceStatus, ...]
     operation: Operation | None
     reconciled_at: str
+    warnings: tuple[str, ...] = ()
 
     @property
     def message(self) -> str:
@@ -187,6 +192,9 @@ class _AppState:
     settling_pruned: set[ResourceKey] = field(default_factory=set)
     settle_until: float = 0.0
     next_assess: float = 0.0  # not before: keeps a burst of events from costing a burst of work
+    verified: str = ""  # the newest head whose signature was trusted (signatures enforced)
+    head_check: SignatureCheck | None = None
+    reported: set[str] = field(default_factory=set)  # events emitted once (per revision...)
     last_sync: SyncStatus | None = None
     desired_error: str = ""
 
@@ -206,6 +214,9 @@ class Reconciler:
         heal_backoff: tuple[float, float] = (2.0, 300.0),
         retry_backoff: tuple[float, float] = (5.0, 180.0),
         api_audit: ApiAuditTrail | None = None,
+        verify: Callable[[str], SignatureCheck] | None = None,
+        signature_mode: str = "off",
+        manifest_policy: ManifestPolicy | None = None,
     ) -> None:
         self.source = source
         self.client = client
@@ -214,6 +225,11 @@ class Reconciler:
         self.heal_backoff = heal_backoff
         self.retry_backoff = retry_backoff
         self.api_audit = api_audit
+        self.verify = verify
+        self.signature_mode = signature_mode if verify is not None else "off"
+        self.manifest_policy = manifest_policy
+        self._checks: dict[str, SignatureCheck] = {}
+        self._warnings: dict[tuple[str, str, str], list[Violation]] = {}
         self._on_event = on_event
         self._apps: dict[str, _AppState] = {}
         for spec in apps:
@@ -222,6 +238,7 @@ class Reconciler:
             state.paused = flags.get("paused") == "true"
             state.pinned = flags.get("pinned", "")
             state.synced_revision = flags.get("synced", "")
+            state.verified = flags.get("verified", "")
             self._apps[spec.name] = state
         self._cond = threading.Condition()
         self._stop = threading.Event()
@@ -520,6 +537,56 @@ class Reconciler:
                     data={"revision": head.sha, "author": head.author, "message": head.title},
                 )
             )
+            self._verify_head(state, head)
+
+    def _verify_head(self, state: _AppState, head: Revision) -> None:
+        """Flux's verify: only a trusted signature lets a revision through (when enforced)."""
+        if self.verify is None or self.signature_mode == "off":
+            return
+        check = self._checks.get(head.sha)
+        if check is None:
+            check = self.verify(head.sha)
+            self._checks[head.sha] = check
+        state.head_check = check
+        name = state.spec.name
+        once = f"verify:{head.sha}"
+        if check.trusted:
+            state.verified = head.sha
+            self.history.set_flag(name, "verified", head.sha)
+            if once not in state.reported:
+                state.reported.add(once)
+                self._emit(
+                    EngineEvent(
+                        "RevisionVerified",
+                        name,
+                        f"{head.short} is signed by {check.signer}",
+                        data={"revision": head.sha, "signer": check.signer, "key": check.key},
+                    )
+                )
+        elif once not in state.reported:
+            state.reported.add(once)
+            staying = (
+                f"; staying on {state.verified[:7]}"
+                if self.signature_mode == "enforce" and state.verified
+                else ""
+            )
+            self._emit(
+                EngineEvent(
+                    "VerificationFailed",
+                    name,
+                    f"{head.short} will {'not ' if self.signature_mode == 'enforce' else ''}be "
+                    f"applied: {check.message}{staying}",
+                    data={
+                        "revision": head.sha,
+                        "status": check.status,
+                        "signer": check.signer,
+                        "key": check.key,
+                        "author": check.author,
+                        "committer": check.committer,
+                        "mode": self.signature_mode,
+                    },
+                )
+            )
 
     # --- comparing -------------------------------------------------------------------------
 
@@ -527,6 +594,15 @@ class Reconciler:
         if state.pinned:
             try:
                 return self.source.resolve(state.pinned)
+            except SourceError:
+                return None
+        if self.signature_mode == "enforce" and state.head is not None:
+            if state.verified == state.head.sha:
+                return state.head
+            if not state.verified:
+                return None
+            try:
+                return self.source.resolve(state.verified)
             except SourceError:
                 return None
         return state.head
@@ -540,6 +616,12 @@ class Reconciler:
                 root = self.source.tree(sha)
                 manifests = render(root, spec.path, kubectl=self.kubectl)
                 cached = validate(manifests, namespace=spec.namespace, scope=self.client.namespaced)
+                if self.manifest_policy is not None:
+                    violations = policy_check(cached, self.manifest_policy)
+                    enforced = [v for v in violations if v.mode == "enforce"]
+                    if enforced:
+                        raise ManifestErrors([v.as_error() for v in enforced])
+                    self._warnings[key] = [v for v in violations if v.mode == "warn"]
             except ManifestErrors as exc:
                 cached = exc
             except SourceError as exc:
@@ -555,13 +637,32 @@ class Reconciler:
         spec = state.spec
         target = self._target(state)
         conditions: list[str] = []
+        warnings: list[str] = []
         resources: list[ResourceStatus] = []
         desired: list[Manifest] = []
         sync = SyncStatus.UNKNOWN
         if not self.cache.healthy:
             conditions.append(f"the cluster is unreachable: {self.cache.last_error}")
+        check = state.head_check
+        if (
+            check is not None
+            and not check.trusted
+            and state.head is not None
+            and check.sha == state.head.sha
+            and not state.pinned
+        ):
+            if self.signature_mode == "enforce":
+                where = f"staying on {target.short}" if target is not None else "nothing applied"
+                conditions.append(
+                    f"revision {state.head.short} is not applied: {check.message} ({where})"
+                )
+            else:
+                warnings.append(f"revision {state.head.short}: {check.message}")
         if target is None:
-            conditions.append(state.desired_error or f"no revision found on branch {spec.branch}")
+            if not conditions:
+                conditions.append(
+                    state.desired_error or f"no revision found on branch {spec.branch}"
+                )
         else:
             try:
                 desired = self.desired(spec, target.sha)
@@ -577,9 +678,27 @@ class Reconciler:
                             data={"revision": target.sha, "errors": [str(e) for e in exc.errors]},
                         )
                     )
+                    for error in exc.errors:
+                        if error.rule in POLICY_RULES:
+                            self._report_violation(
+                                state,
+                                target.sha,
+                                Violation(
+                                    error.rule,
+                                    "enforce",
+                                    error.message,
+                                    error.path,
+                                    error.line,
+                                    error.resource,
+                                    error.field,
+                                ),
+                            )
                 state.desired_error = message
             else:
                 state.desired_error = ""
+                for violation in self._warnings.get((target.sha, spec.path, spec.namespace), []):
+                    warnings.append(f"policy {violation.rule}: {violation.message}")
+                    self._report_violation(state, target.sha, violation)
         for manifest in desired:
             self.cache.ensure(manifest.api_version, manifest.kind)
         owned: dict[ResourceKey, dict[str, Any]] = {}
@@ -667,9 +786,32 @@ class Reconciler:
             tuple(resources),
             state.operation,
             now_text(),
+            tuple(warnings),
         )
         self._transitions(state, status)
         state.status = status
+
+    def _report_violation(self, state: _AppState, sha: str, violation: Violation) -> None:
+        once = f"policy:{sha}:{violation.rule}:{violation.resource}:{violation.field}"
+        if once in state.reported:
+            return
+        state.reported.add(once)
+        self._emit(
+            EngineEvent(
+                "PolicyViolation",
+                state.spec.name,
+                f"{violation.mode}: {violation.resource}: {violation.message}",
+                data={
+                    "revision": sha,
+                    "rule": violation.rule,
+                    "mode": violation.mode,
+                    "path": violation.path,
+                    "line": violation.line,
+                    "resource": violation.resource,
+                    "field": violation.field,
+                },
+            )
+        )
 
     def _who_changed(self, key: ResourceKey) -> ApiChange | None:
         """The person behind a hand change, from the API server's audit log (if we have it)."""
@@ -1029,7 +1171,7 @@ def _drift_event(app: str, res: ResourceStatus, change: ApiChange | None = None)
     if change is not None:
         data.update(
             {
-                "actor": change.user,
+                "changedBy": change.user,
                 "changedAt": change.time,
                 "verb": change.verb,
                 "userAgent": change.user_agent,

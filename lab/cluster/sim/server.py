@@ -462,8 +462,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.api.audit is None or exchange.user is None or exchange.route is None:
             return
         name = exchange.route.name
-        if not name and isinstance(body, dict):
-            name = str((body.get("metadata") or {}).get("name") or "")
+        if not name and isinstance(body, dict) and isinstance(body.get("metadata"), dict):
+            name = str(body["metadata"].get("name") or "")
         self.api.audit.record(
             user=exchange.user,
             verb=exchange.verb,
