@@ -43,7 +43,10 @@ def parse_path(text: str) -> FieldPath:
 def prepare(case: Path, setup: dict[str, Any], tmp_path: Path) -> Path:
     """Copy the case's repository to tmp_path/repo and add what Git cannot store."""
     root = tmp_path / "repo"
-    shutil.copytree(case / "repo", root, symlinks=True)
+    if (case / "repo").exists():
+        shutil.copytree(case / "repo", root, symlinks=True)
+    else:
+        root.mkdir()  # Git keeps no empty folder: these cases build their files below
 
     def target(rel: str, base: Path = root) -> Path:
         path = base / rel
