@@ -281,6 +281,60 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_scenario_list(args: argparse.Namespace) -> int:
+    from lab.scenario.model import load_catalog
+
+    scenarios, problems = load_catalog(Path(args.folder) if args.folder else None)
+    for scenario in scenarios:
+        print(f"{scenario.id:<28} {scenario.level:<13} {scenario.minutes:>3} min  {scenario.title}")
+    for problem in problems:
+        print(f"cannot use {problem}", file=sys.stderr)
+    return EXIT_OK if scenarios else EXIT_FAILED
+
+
+def cmd_scenario_run(args: argparse.Namespace) -> int:
+    from lab.scenario.model import load_catalog
+    from lab.scenario.runner import RunReport, ScenarioRun, report_lines
+
+    scenarios, problems = load_catalog(Path(args.folder) if args.folder else None)
+    found = next((s for s in scenarios if s.id == args.id), None)
+    if found is None:
+        broken = [p for p in problems if args.id in p.path]
+        if broken:
+            raise UserError(f"scenario {args.id} cannot be used: {broken[0]}")
+        known = ", ".join(s.id for s in scenarios)
+        raise UserError(f"there is no scenario {args.id!r} (scenarios: {known})")
+
+    def progress(kind: str, value: Any) -> None:
+        if kind == "step":
+            print(f"\n[{value.index + 1}/{len(found.steps)}] {value.step.title}", flush=True)
+        elif kind == "action":
+            print(f"    do   {value}", flush=True)
+        elif kind == "check":
+            mark = "ok  " if value.passed else "FAIL"
+            print(f"    {mark} {value.description} ({value.seconds:.1f} s)", flush=True)
+            if not value.passed:
+                print(f"         saw: {value.saw}", flush=True)
+
+    root = Path(args.dir) if args.dir else None
+    print(f"{found.title}: {found.summary}", flush=True)
+    run = ScenarioRun(found, root=root, cluster=args.cluster, fast=args.fast)
+    report: RunReport
+    try:
+        report = run.autoplay(progress)
+    finally:
+        if args.keep and root is not None and run.lab is not None:
+            run.lab.down()  # the lab folder stays for a look afterwards
+        else:
+            run.stop()
+    for step in report.steps:
+        if step.error:
+            print(f"step {step.index + 1} could not be done: {step.error}", file=sys.stderr)
+    print()
+    print("\n".join(report_lines(report)))
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
 def cmd_kubectl(args: argparse.Namespace) -> int:
     from lab.workspace import Lab, LabError
 
@@ -384,6 +438,24 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("app")
         command.add_argument("--as", dest="persona", default="bob")
         command.set_defaults(func=func)
+
+    scenario = commands.add_parser("scenario", help="guided scenarios")
+    scenario_commands = scenario.add_subparsers(dest="scenario_command", metavar="ACTION")
+    scenario_list = scenario_commands.add_parser("list", help="the scenario catalog")
+    scenario_list.add_argument("--folder", help="a folder of scenario files (default: the catalog)")
+    scenario_list.set_defaults(func=cmd_scenario_list)
+    scenario_run = scenario_commands.add_parser(
+        "run", help="autoplay a scenario, checking every step (exit 0 only if all passed)"
+    )
+    scenario_run.add_argument("id")
+    scenario_run.add_argument("--dir", help="make the scenario's lab here (default: a temp folder)")
+    scenario_run.add_argument("--cluster", help="embedded (default), kind, or context:NAME")
+    scenario_run.add_argument("--folder", help="a folder of scenario files (default: the catalog)")
+    scenario_run.add_argument("--fast", action="store_true", help="simulator timings near zero")
+    scenario_run.add_argument(
+        "--keep", action="store_true", help="keep the lab folder given with --dir afterwards"
+    )
+    scenario_run.set_defaults(func=cmd_scenario_run)
 
     audit = commands.add_parser(
         "audit", help="the audit trail: who changed what, when (and proof it was not edited)"

@@ -174,6 +174,7 @@ class LabConfig:
     extra: Mapping[str, Any] = field(default_factory=dict)  # sections later features read
     timings: Mapping[str, float] = field(default_factory=dict)  # embedded cluster's, by name
     policy: LabPolicy = field(default_factory=LabPolicy)
+    webhook: bool = True  # the Git server tells the lab about pushes; off = polling only
 
     def persona(self, name: str) -> Persona:
         for persona in self.personas:
@@ -271,7 +272,12 @@ class LabConfig:
         extra = {k: v for k, v in data.items() if k not in known}
         template = str(data.get("template") or "")
         policy = _policy(data.get("policy"), where, personas)
-        return cls(name, tuple(apps), personas, backend, poll, template, extra, timings, policy)
+        webhook = reconciler.get("webhook", True)
+        if not isinstance(webhook, bool):
+            raise ConfigError(f"{where}: reconciler.webhook must be true or false")
+        return cls(
+            name, tuple(apps), personas, backend, poll, template, extra, timings, policy, webhook
+        )
 
     @staticmethod
     def _personas(data: Any, where: str) -> tuple[Persona, ...]:
@@ -318,7 +324,7 @@ class LabConfig:
         data["cluster"] = {"backend": self.cluster}
         if self.timings:
             data["cluster"]["timings"] = dict(self.timings)
-        data["reconciler"] = {"pollInterval": f"{self.poll_seconds:g}s"}
+        data["reconciler"] = {"pollInterval": f"{self.poll_seconds:g}s", "webhook": self.webhook}
         data["personas"] = {p.name: p.as_dict() for p in self.personas}
         data["apps"] = [app.as_dict() for app in self.apps]
         data["policy"] = self.policy.as_dict()

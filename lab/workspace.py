@@ -607,7 +607,9 @@ class Lab:
         if result is not None and not result.ok:
             copy.pull()  # the server refused it: the clone goes back to what the server has
         if result is not None and self._running is not None:
-            self._running.reconciler.notify_push()
+            self._ingest_spool()
+            if self.config.webhook:
+                self._running.reconciler.notify_push()
         return CommitResult(sha, result)
 
     def revert(
@@ -622,7 +624,9 @@ class Lab:
             raise LabError(str(exc)) from exc
         result = copy.push(who) if push else None
         if result is not None and self._running is not None:
-            self._running.reconciler.notify_push()
+            self._ingest_spool()
+            if self.config.webhook:
+                self._running.reconciler.notify_push()
         return CommitResult(new, result)
 
     # --- the cluster, as a persona -----------------------------------------------------
@@ -779,7 +783,8 @@ class Lab:
 
         def webhook(query: Mapping[str, str], body: Any) -> Any:
             self._ingest_spool()
-            self._require().reconciler.notify_push()
+            if self.config.webhook:
+                self._require().reconciler.notify_push()
             return {"ok": True}
 
         return {
