@@ -49,6 +49,8 @@ from lab.engine.outcomes import Outcomes, outcomes
 from lab.engine.reconciler import AppStatus, EngineEvent, EngineSnapshot, Reconciler
 from lab.engine.signatures import SignatureCheck, verify_commit
 from lab.engine.source import GitSource, Revision, SourceError
+from lab.engine.tree import TreeNode
+from lab.engine.tree import build as build_tree
 from lab.keys import ensure_key, write_allowed_signers
 from lab.worktree import PushResult, WorkingCopy, WorkingCopyError
 
@@ -524,6 +526,21 @@ class Lab:
             )
 
         return running.reconciler.wait_for(done, timeout)
+
+    def resource_tree(self, app: str) -> list[TreeNode]:
+        """The app's resources with what controllers made of them (ReplicaSets, Pods)."""
+        running = self._require()
+        try:
+            status = running.reconciler.snapshot().app(app)
+        except KeyError as exc:
+            raise LabError(f"there is no app {app!r} in this lab") from exc
+        namespaces = {r.key.namespace for r in status.resources} | {status.spec.namespace}
+        live = [
+            obj
+            for _, obj in running.reconciler.cache.all_objects()
+            if (obj.get("metadata") or {}).get("namespace") in namespaces
+        ]
+        return build_tree([(r.key, r.state, r.live) for r in status.resources], live)
 
     def history(self, app: str, limit: int = 50) -> list[HistoryEntry]:
         self.config.app(app)

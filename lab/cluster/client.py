@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError
 Obj = dict[str, Any]
 
 FIELD_MANAGER = "gitops-lab"
+UNKNOWN_KIND_TTL = 2.0  # seconds an unknown kind is not looked up again
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -141,6 +143,7 @@ class ClusterClient:
         self._discovery_cache = discovery_cache
         self._dynamic: DynamicClient | None = None
         self._infos: dict[tuple[str, str], ResourceInfo] = {}
+        self._unknown: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
         self._closed = False
         self._streams: set[Any] = set()
@@ -184,6 +187,9 @@ class ClusterClient:
         found = self._infos.get(key)
         if found is not None:
             return found
+        missed = self._unknown.get(key)
+        if missed is not None and time.monotonic() - missed < UNKNOWN_KIND_TTL:
+            raise UnknownKind(api_version, kind)
         with self._lock:
             dynamic = self._discovery()
             try:
@@ -193,6 +199,9 @@ class ClusterClient:
                     dynamic.resources.invalidate_cache()
                     res = dynamic.resources.get(api_version=api_version, kind=kind)
             except ResourceNotFoundError:
+                # Asking discovery again on every reconcile would cost a round of requests:
+                # an unknown kind stays unknown for a moment (a CRD may be on its way).
+                self._unknown[key] = time.monotonic()
                 raise UnknownKind(api_version, kind) from None
             except ApiException as exc:
                 raise ApiRejected.from_exception(exc) from exc
@@ -215,6 +224,7 @@ class ClusterClient:
         """After CRDs change: ask the cluster again."""
         with self._lock:
             self._infos.clear()
+            self._unknown.clear()
             if self._dynamic is not None:
                 self._dynamic.resources.invalidate_cache()
 

@@ -728,17 +728,17 @@ class Reconciler:
                 diff = compare(with_tracking(spec.name, manifest), live, ignore=spec.ignore)
                 assessed = health_rules.assess(live) if live is not None else None
                 health = assessed.status if assessed else None
+                message = assessed.message if assessed else ""
                 if live is None:
                     health = HealthStatus.MISSING
+                    if self.client.namespaced(manifest.api_version, manifest.kind) is None:
+                        message = (
+                            f"the cluster does not serve {manifest.kind} "
+                            f"({manifest.api_version}): is its CustomResourceDefinition missing?"
+                        )
                 resources.append(
                     ResourceStatus(
-                        manifest.key,
-                        diff.state,
-                        health,
-                        assessed.message if assessed else "",
-                        diff.changes,
-                        live,
-                        diff,
+                        manifest.key, diff.state, health, message, diff.changes, live, diff
                     )
                 )
             wanted = {m.key for m in desired}

@@ -16,7 +16,8 @@ taken over first, as Flux does, so that applying Git's version removes them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -287,6 +288,7 @@ def execute(
     create_namespaces: Collection[str] = (),
     wait_for_health: WaitForHealth | None = None,
     wave_timeout: float = 120.0,
+    crd_wait: float = 30.0,
 ) -> SyncResult:
     """Dry-run everything, then apply wave by wave and prune. Never half-applies a bad plan."""
     if plan.refused:
@@ -303,12 +305,25 @@ def execute(
         for t in plan.applies
         if t.key.kind == "Namespace" and not t.key.group and t.live is None
     }
+    # Custom resources whose CRD this sync creates: not served yet, so not dry-runnable yet.
+    defined = crd_kinds(objects.values())
+    pending_kinds = {
+        (group, kind)
+        for group, kind in defined
+        if not any(
+            client.namespaced(str(o.get("apiVersion")), kind) is not None
+            for k, o in objects.items()
+            if (k.group, k.kind) == (group, kind)
+        )
+    }
     failures: list[ResourceResult] = []
     predicted: dict[ResourceKey, dict[str, Any]] = {}
     for task in plan.applies:
         obj = objects[task.key]
         if task.key.namespace and task.key.namespace in pending_namespaces:
             continue  # its namespace is created by this sync: the server cannot dry-run it yet
+        if (task.key.group, task.key.kind) in pending_kinds:
+            continue  # its CRD is created by this sync (validated against the CRD's schema)
         try:
             predicted[task.key] = client.apply(obj, dry_run=True)
         except ApiRejected as exc:
@@ -386,6 +401,13 @@ def execute(
                             ],
                             patch_type="application/json-patch+json",
                         )
+                if (task.key.group, task.key.kind) in pending_kinds:
+                    # As Argo CD and Flux: a custom resource waits for its CRD to be served.
+                    crd_problem = wait_for_crds(client, objects.values(), crd_wait)
+                    if crd_problem:
+                        results.append(_result(task.key, "failed", crd_problem))
+                        return stop_with(f"{task.key} could not be applied: {crd_problem}")
+                    pending_kinds.clear()
                 applied = client.apply(obj)
             except ApiRejected as exc:
                 results.append(_result(task.key, "failed", describe_rejection(exc)))
@@ -405,9 +427,9 @@ def execute(
             results.append(_result(task.key, action))
         is_last = index == len(waves) - 1
         if wait_for_health is not None and not is_last:
-            problem = wait_for_health([t.key for t in tasks], wave_timeout)
-            if problem:
-                return stop_with(f"sync wave {wave} did not become healthy: {problem}")
+            unhealthy = wait_for_health([t.key for t in tasks], wave_timeout)
+            if unhealthy:
+                return stop_with(f"sync wave {wave} did not become healthy: {unhealthy}")
 
     # 3. Prune what Git no longer has (only ours), in reverse order.
     for task in plan.prunes:
@@ -428,6 +450,45 @@ def execute(
     for key in plan.prune_skipped:
         results.append(_result(key, "pruneSkipped", "not in Git; prune is off for this app"))
     return SyncResult(SUCCEEDED, _summary(results), results, applied_versions, pruned)
+
+
+def crd_kinds(objects: Iterable[Mapping[str, Any]]) -> set[tuple[str, str]]:
+    """(group, kind) of every custom resource the given CRD objects define."""
+    out: set[tuple[str, str]] = set()
+    for obj in objects:
+        if obj.get("kind") == "CustomResourceDefinition":
+            spec = obj.get("spec") or {}
+            kind = (spec.get("names") or {}).get("kind")
+            if spec.get("group") and kind:
+                out.add((str(spec["group"]), str(kind)))
+    return out
+
+
+def wait_for_crds(
+    client: ClusterClient, objects: Iterable[Mapping[str, Any]], timeout: float
+) -> str:
+    """Wait until every CRD among `objects` is Established and served; the problem, or ""."""
+    crds = [o for o in objects if o.get("kind") == "CustomResourceDefinition"]
+    deadline = time.monotonic() + timeout
+    while True:
+        waiting = []
+        for crd in crds:
+            name = str((crd.get("metadata") or {}).get("name") or "")
+            live = client.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
+            conditions = ((live or {}).get("status") or {}).get("conditions") or []
+            if not any(
+                c.get("type") == "Established" and c.get("status") == "True" for c in conditions
+            ):
+                waiting.append(name)
+        if not waiting:
+            client.forget_discovery()
+            return ""
+        if time.monotonic() >= deadline:
+            return (
+                f"the CustomResourceDefinition {', '.join(waiting)} did not become Established "
+                f"within {timeout:g} s"
+            )
+        time.sleep(0.2)
 
 
 def _summary(results: Sequence[ResourceResult]) -> str:
