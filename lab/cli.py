@@ -281,6 +281,40 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    from lab.views import review_lines, review_rows, table
+
+    action = args.review_command
+    if action == "list":
+        requests = _call(args, "GET", "/reviews", **({"state": args.state} if args.state else {}))
+        if args.json:
+            print(json.dumps(requests, indent=2))
+        elif len(requests) == 0:
+            print("No merge requests" + (f" {args.state}" if args.state else "") + ".")
+        else:
+            print(table(review_rows(requests)))
+        return EXIT_OK
+    if action == "open":
+        answer = _call(
+            args,
+            "POST",
+            "/review/open",
+            {"branch": args.branch, "title": args.title, "persona": args.persona},
+        )
+        request_id = answer["id"]
+    elif action in ("approve", "merge", "close"):
+        _call(args, "POST", f"/review/{action}", {"id": args.id, "persona": args.persona})
+        request_id = args.id
+    else:
+        request_id = args.id
+    answer = _call(args, "GET", "/review", id=str(request_id))
+    if args.json:
+        print(json.dumps(answer, indent=2))
+    else:
+        print("\n".join(review_lines(answer)))
+    return EXIT_OK
+
+
 def cmd_scenario_list(args: argparse.Namespace) -> int:
     from lab.scenario.model import load_catalog
 
@@ -438,6 +472,37 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("app")
         command.add_argument("--as", dest="persona", default="bob")
         command.set_defaults(func=func)
+
+    review = commands.add_parser(
+        "review", help="merge requests: propose a branch, check it, approve it, merge it"
+    )
+    review_commands = review.add_subparsers(dest="review_command", metavar="ACTION", required=True)
+    for name, text, default_persona in (
+        ("list", "merge requests of the lab", ""),
+        ("show", "one merge request: checks, approvals, what merging would do", ""),
+        ("open", "open a merge request of a pushed branch into main", "alice"),
+        ("approve", "approve the latest push of a merge request", "bob"),
+        ("merge", "merge it into main (when the review rules allow it)", "bob"),
+        ("close", "close it without merging", "alice"),
+    ):
+        command = review_commands.add_parser(name, help=text)
+        command.add_argument("dir")
+        if name == "list":
+            command.add_argument("--state", choices=("open", "merged", "closed"))
+        elif name == "open":
+            command.add_argument("--branch", required=True, help="the pushed branch to merge")
+            command.add_argument("--title", required=True, help="what the change does")
+        else:
+            command.add_argument("id", type=lambda text: int(text.lstrip("!")), help="e.g. 3")
+        if default_persona:
+            command.add_argument(
+                "--as",
+                dest="persona",
+                default=default_persona,
+                help=f"who does it (default {default_persona})",
+            )
+        command.add_argument("--json", action="store_true", help="print JSON")
+        command.set_defaults(func=cmd_review)
 
     scenario = commands.add_parser("scenario", help="guided scenarios")
     scenario_commands = scenario.add_subparsers(dest="scenario_command", metavar="ACTION")

@@ -30,6 +30,7 @@ import yaml
 
 from lab.engine.app import AppSpec, AppSpecError, parse_app, parse_duration
 from lab.engine.policy import ManifestPolicy
+from lab.engine.review import ReviewRules
 
 RECONCILER = "gitops-lab"
 _PERSONA_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
@@ -163,6 +164,21 @@ def _policy(data: Any, where: str, personas: tuple[Persona, ...]) -> LabPolicy:
     return LabPolicy(SignaturePolicy(mode, trusted), tuple(protected), dict(manifests))
 
 
+def _review(data: Any, where: str, personas: tuple[Persona, ...]) -> ReviewRules:
+    try:
+        rules = ReviewRules.parse(data, f"{where}: review")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    names = {p.name for p in personas}
+    for index, rule in enumerate(rules.approvers):
+        for name in rule.allowed:
+            if name not in names:
+                raise ConfigError(
+                    f"{where}: review.approvers[{index}].personas: no persona named {name!r}"
+                )
+    return rules
+
+
 @dataclass(frozen=True)
 class LabConfig:
     name: str
@@ -175,6 +191,7 @@ class LabConfig:
     timings: Mapping[str, float] = field(default_factory=dict)  # embedded cluster's, by name
     policy: LabPolicy = field(default_factory=LabPolicy)
     webhook: bool = True  # the Git server tells the lab about pushes; off = polling only
+    review: ReviewRules = field(default_factory=ReviewRules)  # merge requests (lab.reviews)
 
     def persona(self, name: str) -> Persona:
         for persona in self.personas:
@@ -268,6 +285,7 @@ class LabConfig:
             "apps",
             "template",
             "policy",
+            "review",
         }
         extra = {k: v for k, v in data.items() if k not in known}
         template = str(data.get("template") or "")
@@ -275,8 +293,19 @@ class LabConfig:
         webhook = reconciler.get("webhook", True)
         if not isinstance(webhook, bool):
             raise ConfigError(f"{where}: reconciler.webhook must be true or false")
+        review = _review(data.get("review"), where, personas)
         return cls(
-            name, tuple(apps), personas, backend, poll, template, extra, timings, policy, webhook
+            name,
+            tuple(apps),
+            personas,
+            backend,
+            poll,
+            template,
+            extra,
+            timings,
+            policy,
+            webhook,
+            review,
         )
 
     @staticmethod
@@ -328,6 +357,8 @@ class LabConfig:
         data["personas"] = {p.name: p.as_dict() for p in self.personas}
         data["apps"] = [app.as_dict() for app in self.apps]
         data["policy"] = self.policy.as_dict()
+        if self.review != ReviewRules():
+            data["review"] = self.review.as_dict()
         data.update(self.extra)
         return data
 

@@ -180,3 +180,55 @@ def table(rows: list[list[str]]) -> str:
         "  ".join(cell.ljust(widths[i]) if i < len(row) - 1 else cell for i, cell in enumerate(row))
         for row in rows
     )
+
+
+def review_rows(requests: list[dict[str, Any]]) -> list[list[str]]:
+    rows = [["ID", "STATE", "BRANCH", "AUTHOR", "CHECKS", "APPROVALS", "TITLE"]]
+    for r in requests:
+        current = [a["by"] for a in r.get("approvals", []) if a["sha"] == r.get("head")]
+        checks = "passed" if r.get("checksPassed") else ("failed" if r.get("checks") else "-")
+        rows.append(
+            [
+                f"!{r['id']}",
+                r["state"],
+                r["branch"],
+                r["author"],
+                checks,
+                ", ".join(current) or "-",
+                r["title"],
+            ]
+        )
+    return rows
+
+
+def review_lines(r: dict[str, Any]) -> list[str]:
+    """One merge request in plain words: checks, approvals, what merging would do."""
+    lines = [
+        f"!{r['id']} {r['title']}",
+        f"  {r['branch']} into main, opened by {r['author']} - {r['state']}",
+        f"  head {str(r.get('head', ''))[:7]}, files: {', '.join(r.get('files', [])) or '-'}",
+        "  checks:",
+    ]
+    for check in r.get("checks", []):
+        mark = "ok  " if check["status"] == "passed" else "FAIL"
+        lines.append(f"    {mark} {check['name']:<10} {check['message']}")
+        lines += [f"           {d}" for d in check.get("details", [])[1:6]]
+    approvals = r.get("approvals", [])
+    lines.append("  approvals:" + ("" if approvals else " none"))
+    for a in approvals:
+        stale = "" if a["sha"] == r.get("head") else "  (an earlier push: no longer counts)"
+        lines.append(f"    {a['by']} at {a['sha'][:7]}{stale}")
+    preview = [p for p in r.get("preview", []) if p["action"] != "unchanged"]
+    lines.append("  merging would:" + ("" if preview else " change nothing in the cluster"))
+    for p in preview:
+        where = f"{p['namespace']}/" if p["namespace"] else ""
+        extra = f": {p['message']}" if p.get("message") else ""
+        lines.append(f"    {p['action']:<8} {p['app']}: {p['kind']} {where}{p['name']}{extra}")
+    if r["state"] == "open":
+        if r.get("mergeable"):
+            lines.append("  ready to merge")
+        elif r.get("reason"):
+            lines.append(f"  not mergeable ({r['blockedBy']}): {r['reason']}")
+    elif r["state"] == "merged":
+        lines.append(f"  merged by {r['merged_by']} as {r['merge_sha'][:7]}")
+    return lines

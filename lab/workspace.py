@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -47,11 +48,13 @@ from lab.engine.history import History, HistoryEntry
 from lab.engine.model import HealthStatus, SyncStatus
 from lab.engine.outcomes import Outcomes, outcomes
 from lab.engine.reconciler import AppStatus, EngineEvent, EngineSnapshot, Reconciler
+from lab.engine.review import ReviewError
 from lab.engine.signatures import SignatureCheck, verify_commit
 from lab.engine.source import GitSource, Revision, SourceError
 from lab.engine.tree import TreeNode
 from lab.engine.tree import build as build_tree
 from lab.keys import ensure_key, write_allowed_signers
+from lab.reviews import ReviewDesk, in_background, pushed_branches
 from lab.worktree import PushResult, WorkingCopy, WorkingCopyError
 
 log = logging.getLogger(__name__)
@@ -145,6 +148,7 @@ class Lab:
         self._listeners: list[Callable[[EngineEvent], None]] = []
         self._lock = threading.RLock()
         self._audit: AuditLog | None = None
+        self.reviews = ReviewDesk(self)  # merge requests (lab.yaml's `review:` rules)
 
     # --- paths -------------------------------------------------------------------------
 
@@ -195,6 +199,8 @@ class Lab:
             allowed_signers=str(self.allowed_signers_path),
             spool=str(self.spool_path),
             owner=str(self.owner_file),
+            review_required=self.config.review.required,
+            merge_token_file=str(self.reviews.token_path),
         )
 
     def install_git_hooks(self) -> None:
@@ -245,11 +251,11 @@ class Lab:
             ensure_key(lab.keys_path, persona)
         write_allowed_signers(lab.allowed_signers_path, lab.keys_path, config.personas)
         create_remote(lab.remote_path)
-        # The template is imported before protected paths apply (setting up a repository);
-        # the first push is still recorded, then the Git server's rules take effect.
+        # The template is imported before protected paths and review apply (setting up a
+        # repository); the first push is still recorded, then the Git server's rules apply.
         install_hooks(
             lab.remote_path,
-            replace(lab.server_rules(), protected=()),
+            replace(lab.server_rules(), protected=(), review_required=False),
             lab.state_path / "gitserver.json",
         )
         copy = WorkingCopy.clone(lab.remote_path, lab.repo_path, lab.keys_path)
@@ -604,12 +610,17 @@ class Lab:
         push: bool = True,
         author: str | None = None,
         signer: str | None = None,
+        branch: str = "main",
     ) -> CommitResult:
-        """Write files in the clone, commit them as `persona`, push to the Git server."""
+        """Write files in the clone, commit them as `persona`, push to the Git server.
+
+        With `branch`, the commit goes on that branch (made from main when the server does not
+        have it yet) and the clone goes back to main afterwards: the way to propose a change
+        for review (`lab.reviews.open`)."""
         who = self.persona(persona)
         copy = self.working_copy()
         try:
-            copy.pull()
+            copy.pull(branch)
             copy.write(files)
             sha = copy.commit(
                 message,
@@ -620,14 +631,23 @@ class Lab:
             )
         except WorkingCopyError as exc:
             raise LabError(str(exc)) from exc
-        result = copy.push(who) if push else None
-        if result is not None and not result.ok:
-            copy.pull()  # the server refused it: the clone goes back to what the server has
-        if result is not None and self._running is not None:
-            self._ingest_spool()
-            if self.config.webhook:
-                self._running.reconciler.notify_push()
+        result = copy.push(who, branch) if push else None
+        if result is not None and (not result.ok or branch != "main"):
+            copy.pull()  # back to main as the server has it (a refused commit is dropped)
+        if result is not None:
+            self._pushed(branch)
         return CommitResult(sha, result)
+
+    def _pushed(self, branch: str = "main") -> None:
+        """After a push from this process: record it; wake the reconciler or the review desk
+        (the Git server's webhook does the same for pushes from elsewhere)."""
+        if self._running is None:
+            return
+        self._ingest_spool()
+        if branch != "main":
+            self.reviews.branch_pushed(branch)
+        elif self.config.webhook:
+            self._running.reconciler.notify_push()
 
     def revert(
         self, sha: str, *, persona: str = "alice", sign: bool = True, push: bool = True
@@ -640,10 +660,8 @@ class Lab:
         except WorkingCopyError as exc:
             raise LabError(str(exc)) from exc
         result = copy.push(who) if push else None
-        if result is not None and self._running is not None:
-            self._ingest_spool()
-            if self.config.webhook:
-                self._running.reconciler.notify_push()
+        if result is not None:
+            self._pushed()
         return CommitResult(new, result)
 
     # --- the cluster, as a persona -----------------------------------------------------
@@ -786,12 +804,12 @@ class Lab:
         from lab import views
 
         def guarded(
-            func: Callable[[Mapping[str, str], Any], Any],
+            func: Callable[[Mapping[str, str], Any], Any], *, raw: bool = False
         ) -> Callable[[Mapping[str, str], Any], tuple[int, Any]]:
             def handler(query: Mapping[str, str], body: Any) -> tuple[int, Any]:
                 try:
-                    return 200, func(query, body if isinstance(body, dict) else {})
-                except LabError as exc:
+                    return 200, func(query, body if raw or isinstance(body, dict) else {})
+                except (LabError, ReviewError) as exc:
                     raise ControlError(str(exc)) from exc
                 except ClusterError as exc:
                     raise ControlError(f"the cluster did not answer: {exc}", 503) from exc
@@ -802,6 +820,8 @@ class Lab:
             self._ingest_spool()
             if self.config.webhook:
                 self._require().reconciler.notify_push()
+            for branch in pushed_branches(body if isinstance(body, str) else ""):
+                in_background(partial(self.reviews.branch_pushed, branch))
             return {"ok": True}
 
         return {
@@ -820,8 +840,33 @@ class Lab:
                 lambda q, b: self.resume(b["app"], persona=b.get("persona", "bob"))
             ),
             ("POST", "/rollback"): guarded(self._rollback_command),
-            ("POST", "/webhook"): guarded(webhook),
+            ("POST", "/webhook"): guarded(webhook, raw=True),
+            ("GET", "/reviews"): guarded(
+                lambda q, b: [r.as_dict() for r in self.reviews.list(q.get("state") or None)]
+            ),
+            ("GET", "/review"): guarded(lambda q, b: self._review_view(int(q["id"]))),
+            ("POST", "/review/open"): guarded(
+                lambda q, b: self.reviews.open(
+                    str(b.get("branch", "")), str(b.get("title", "")), persona=b["persona"]
+                ).as_dict()
+            ),
+            ("POST", "/review/approve"): guarded(
+                lambda q, b: self.reviews.approve(int(b["id"]), persona=b["persona"]).as_dict()
+            ),
+            ("POST", "/review/merge"): guarded(
+                lambda q, b: self.reviews.merge(int(b["id"]), persona=b["persona"]).as_dict()
+            ),
+            ("POST", "/review/close"): guarded(
+                lambda q, b: self.reviews.close(int(b["id"]), persona=b["persona"]).as_dict()
+            ),
         }
+
+    def _review_view(self, request_id: int) -> dict[str, Any]:
+        request = self.reviews.get(request_id)
+        rule, reason = (
+            self.reviews.merge_refusal(request_id) if request.state == "open" else ("", "")
+        )
+        return {**request.as_dict(), "mergeable": not rule, "blockedBy": rule, "reason": reason}
 
     def _rollback_command(self, query: Mapping[str, str], body: Mapping[str, Any]) -> Any:
         app, persona = body["app"], body.get("persona", "bob")

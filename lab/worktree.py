@@ -8,7 +8,6 @@ the lab's Git server, whose hooks may refuse them (the message comes back in pla
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -169,13 +168,24 @@ class WorkingCopy:
             raise WorkingCopyError(f"cannot revert {sha[:7]}: {exc}") from exc
         return self.head()
 
-    def push(self, persona: Persona, branch: str = "main", *, force: bool = False) -> PushResult:
-        """Push to the Git server as `persona` (hooks see who pushes through the environment)."""
-        env = {"GITOPS_LAB_PUSHER": persona.name}
+    def push(
+        self,
+        persona: Persona,
+        branch: str = "main",
+        *,
+        force: bool = False,
+        env: Mapping[str, str] | None = None,
+    ) -> PushResult:
+        """Push HEAD to `branch` as `persona` (the Git server's hooks see who pushes, and any
+        extra `env`, through the environment)."""
         args = ["push", "--porcelain", "origin", f"HEAD:refs/heads/{branch}"]
         if force:
             args.insert(1, "--force")
-        result = git(*args, cwd=self.path, env={**env, "GIT_SSH_COMMAND": "false"})
+        result = git(
+            *args,
+            cwd=self.path,
+            env={"GITOPS_LAB_PUSHER": persona.name, "GIT_SSH_COMMAND": "false", **(env or {})},
+        )
         text = "\n".join(
             line.removeprefix("remote: ").rstrip()
             for line in (result.stderr + result.stdout).splitlines()
@@ -183,15 +193,36 @@ class WorkingCopy:
         )
         return PushResult(result.returncode == 0, text)
 
-    def pull(self, branch: str = "main") -> None:
-        self._git("fetch", "--quiet", "origin")
-        self._git("reset", "--quiet", "--hard", f"origin/{branch}")
+    def merge(self, branch: str, message: str, persona: Persona, *, sign: bool = True) -> str:
+        """A merge commit (never a fast-forward) of origin/`branch` into origin/main, made and
+        signed by `persona`; returns its sha."""
+        self.pull("main")
+        env = self._identity(persona, persona)
+        try:
+            self._git(
+                *self._signing(persona if sign else None),
+                "merge",
+                "--no-ff",
+                "--quiet",
+                "-m",
+                message,
+                f"origin/{branch}",
+                env=env,
+            )
+        except WorkingCopyError as exc:
+            git("merge", "--abort", cwd=self.path)
+            raise WorkingCopyError(f"cannot merge {branch} into main: {exc}") from exc
+        return self.head()
+
+    def pull(self, branch: str = "main", *, start: str = "main") -> None:
+        """Check out `branch` exactly as the Git server has it, dropping local edits; a branch
+        the server does not have yet starts from `start`."""
+        self._git("fetch", "--quiet", "--prune", "origin")
+        exists = git("rev-parse", "--verify", "--quiet", f"origin/{branch}", cwd=self.path)
+        base = f"origin/{branch}" if exists.returncode == 0 else f"origin/{start}"
+        self._git("checkout", "--quiet", "--force", "-B", branch, base)
 
     def discard(self) -> None:
         """Throw away uncommitted edits."""
         self._git("reset", "--quiet", "--hard")
         self._git("clean", "-fdq")
-
-
-def environment_for(persona: Persona) -> dict[str, str]:
-    return {**os.environ, "GITOPS_LAB_PUSHER": persona.name}

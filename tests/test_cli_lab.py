@@ -190,3 +190,36 @@ def test_errors_are_plain_words(running_lab: Path, tmp_path: Path) -> None:
     assert bad_template.returncode == 2 and "no template" in bad_template.stderr
     no_rollback = run("rollback", str(running_lab), "web", "--to", "9999")
     assert no_rollback.returncode == 2 and "no history entry" in no_rollback.stderr
+
+
+def test_a_merge_request_from_the_command_line(running_lab: Path) -> None:
+    repo = running_lab / "repo"
+    git(repo, "fetch", "--quiet", "origin")
+    git(repo, "checkout", "--quiet", "-B", "add-extra", "origin/main")
+    (repo / "apps" / "web" / "extra.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\ndata: {a: b}\n"
+    )
+    git(repo, "add", "apps/web/extra.yaml")
+    git(repo, "commit", "--quiet", "-m", "Add extra")
+    git(repo, "push", "--quiet", "origin", "add-extra")
+    git(repo, "checkout", "--quiet", "main")
+    lab = str(running_lab)
+    opened = run("review", "open", lab, "--branch", "add-extra", "--title", "Add extra config")
+    assert opened.returncode == 0, opened.stderr
+    assert "!1 Add extra config" in opened.stdout
+    assert "ok   preview" in opened.stdout and "create   web: ConfigMap web/extra" in opened.stdout
+    assert "not mergeable (approvals)" in opened.stdout
+    own = run("review", "approve", lab, "1", "--as", "alice")
+    assert own.returncode == 2 and "cannot approve their own change" in own.stderr
+    assert run("review", "approve", lab, "!1", "--as", "bob").returncode == 0
+    merged = run("review", "merge", lab, "1", "--as", "bob")
+    assert merged.returncode == 0, merged.stderr
+    assert "merged by bob" in merged.stdout
+    listed = run("review", "list", lab)
+    assert "!1" in listed.stdout and "merged" in listed.stdout and "bob" in listed.stdout
+    shown = json.loads(run("review", "show", lab, "1", "--json").stdout)
+    assert shown["state"] == "merged" and shown["approvals"][0]["by"] == "bob"
+    wait_status(running_lab, lambda s: synced(s) and s["apps"][0]["revision"] == shown["merge_sha"])
+    assert run("kubectl", lab, "--", "get", "cm", "extra", "-n", "web").returncode == 0
+    missing = run("review", "show", lab, "7")
+    assert missing.returncode == 2 and "no merge request !7" in missing.stderr

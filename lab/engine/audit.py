@@ -106,6 +106,14 @@ EVENT_TYPES: tuple[str, ...] = (
     "DriftCorrected",
     "RolledBack",
     "SyncPolicyChanged",
+    # change review: merge requests on the lab's Git server
+    "ReviewOpened",
+    "ChecksPassed",
+    "ChecksFailed",
+    "Approved",
+    "Merged",
+    "Closed",
+    "MergeRefused",
 )
 
 GENESIS = "0" * 64  # the prev_hash of the first entry

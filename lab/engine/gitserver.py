@@ -114,6 +114,8 @@ class ServerRules:
     allowed_signers: str = ""
     spool: str = ""
     owner: str = ""
+    review_required: bool = False  # main only changes through the lab's merges
+    merge_token_file: str = ""
 
     def to_json(self) -> str:
         return json.dumps(
@@ -126,6 +128,8 @@ class ServerRules:
                 "allowedSigners": self.allowed_signers,
                 "spool": self.spool,
                 "owner": self.owner,
+                "reviewRequired": self.review_required,
+                "mergeTokenFile": self.merge_token_file,
             },
             indent=2,
         )
@@ -143,6 +147,8 @@ class ServerRules:
             str(data.get("allowedSigners") or ""),
             str(data.get("spool") or ""),
             str(data.get("owner") or ""),
+            bool(data.get("reviewRequired", False)),
+            str(data.get("mergeTokenFile") or ""),
         )
 
 
@@ -236,6 +242,11 @@ def _changed_paths(repo: Path, sha: str) -> list[str]:
     return sorted({line for line in out.stdout.splitlines() if line})
 
 
+def _diff_paths(repo: Path, old: str, new: str) -> list[str]:
+    out = git("diff", "--name-only", old, new, cwd=repo)
+    return sorted({line for line in out.stdout.splitlines() if line})
+
+
 def _commit_people(repo: Path, sha: str) -> tuple[str, str, str, str]:
     out = git("log", "-1", "--format=%an%x00%ae%x00%cn <%ce>%x00%s", sha, cwd=repo)
     parts = [*out.stdout.rstrip("\n").split("\x00"), "", "", "", ""][:4]
@@ -260,10 +271,25 @@ def _identity(repo: Path, sha: str, rules: ServerRules) -> tuple[str, dict[str, 
     return who, signature
 
 
+def _merge_token_ok(rules: ServerRules) -> bool:
+    if not rules.merge_token_file:
+        return False
+    try:
+        expected = Path(rules.merge_token_file).read_text().strip()
+    except OSError:
+        return False
+    return bool(expected) and os.environ.get("GITOPS_LAB_MERGE_TOKEN", "") == expected
+
+
 def check_push(repo: Path, updates: Sequence[RefUpdate], rules: ServerRules) -> str:
     """The reason to refuse this push, or "" to accept it (pure apart from reading git)."""
     for update in updates:
         branch = update.ref.removeprefix("refs/heads/")
+        if branch == rules.branch and rules.review_required and not _merge_token_ok(rules):
+            return (
+                f"{branch} only changes through a merged review: push a branch and open a merge "
+                f"request (gitops-lab review open DIR --branch NAME --title ...)"
+            )
         if branch == rules.branch:
             if update.new == ZERO:
                 return f"{branch} cannot be deleted: its history is the record of every change"
@@ -274,8 +300,13 @@ def check_push(repo: Path, updates: Sequence[RefUpdate], rules: ServerRules) -> 
                         f"{branch}'s history cannot be rewritten (a force-push would drop "
                         f"{update.old[:7]}): add a new commit instead, e.g. git revert"
                     )
-        for sha in _new_commits(repo, update):
-            paths = _changed_paths(repo, sha)
+        if branch != rules.branch:
+            continue  # protected paths guard main; a branch is checked when it is merged
+        merging = rules.review_required and update.old != ZERO and update.new != ZERO
+        for sha in [update.new] if merging else _new_commits(repo, update):
+            # A reviewed merge answers for its whole change: what it does to main, made by
+            # whoever merged it (the review's approver rules decided who had to agree).
+            paths = _diff_paths(repo, update.old, sha) if merging else _changed_paths(repo, sha)
             for rule in rules.protected:
                 touched = [p for p in paths if rule.matches(p)]
                 if not touched:
