@@ -186,12 +186,16 @@ class WorkingCopy:
             cwd=self.path,
             env={"GITOPS_LAB_PUSHER": persona.name, "GIT_SSH_COMMAND": "false", **(env or {})},
         )
-        text = "\n".join(
+        lines = [
             line.removeprefix("remote: ").rstrip()
             for line in (result.stderr + result.stdout).splitlines()
             if line.strip() and not line.startswith(("To ", "Done"))
-        )
-        return PushResult(result.returncode == 0, text)
+        ]
+        if result.returncode != 0:
+            # The hook's own words say why; git's "failed to push" trailer adds nothing.
+            said = [line.removeprefix("refused: ") for line in lines if line.startswith("refused:")]
+            lines = said or lines
+        return PushResult(result.returncode == 0, "\n".join(lines))
 
     def merge(self, branch: str, message: str, persona: Persona, *, sign: bool = True) -> str:
         """A merge commit (never a fast-forward) of origin/`branch` into origin/main, made and

@@ -18,6 +18,7 @@ import yaml
 
 from lab.cluster.client import ClusterError
 from lab.engine.app import parse_duration
+from lab.engine.review import ReviewError
 from lab.scenario import paths
 from lab.workspace import Lab, LabError
 
@@ -46,6 +47,17 @@ class RunState:
     commits: list[str] = field(default_factory=list)  # shas this run made, oldest first
     last_push_refused: str = ""
     last_kubectl: str = ""
+    reviews: list[int] = field(default_factory=list)  # merge requests this run opened
+    last_review_refusal: str = ""
+
+
+def request_id(given: Any, state: RunState) -> int:
+    """The merge request a step means: its `id`, or the one this run opened last."""
+    if given is not None:
+        return int(given)
+    if not state.reviews:
+        raise ActionError("no merge request has been opened in this scenario yet")
+    return state.reviews[-1]
 
 
 def api_version_of(kind: str, given: str = "") -> str:
@@ -97,6 +109,8 @@ def perform(lab: Lab, kind: str, action: Any, state: RunState) -> str:
         raise ActionError(str(exc)) from exc
     except ClusterError as exc:
         raise ActionError(f"the cluster refused it: {exc}") from exc
+    except ReviewError as exc:
+        raise ActionError(str(exc)) from exc
 
 
 def _commit(lab: Lab, action: Any, state: RunState) -> str:
@@ -110,6 +124,7 @@ def _commit(lab: Lab, action: Any, state: RunState) -> str:
         push=bool(action.get("push", True)),
         author=action.get("author"),
         signer=action.get("signer"),
+        branch=str(action.get("branch") or "main"),
     )
     state.commits.append(result.sha)
     if result.push is not None and not result.push.ok:
@@ -297,6 +312,38 @@ def _simulator(lab: Lab, action: Any, state: RunState) -> str:
     return "simulator settings: " + ", ".join(f"{k}={v}" for k, v in data.items())
 
 
+def _review(lab: Lab, action: Any, state: RunState) -> str:
+    what = str(action["action"])
+    if what == "open":
+        who = _persona(action, "alice")
+        request = lab.reviews.open(
+            str(action.get("branch") or ""), str(action.get("title") or ""), persona=who
+        )
+        state.reviews.append(request.id)
+        verdict = "passed" if request.checks_passed else "failed"
+        return f"{who} opened !{request.id} {request.title!r}; its checks {verdict}"
+    number = request_id(action.get("id"), state)
+    who = _persona(action, "bob" if what in ("approve", "merge") else "alice")
+    try:
+        if what == "approve":
+            done = lab.reviews.approve(number, persona=who)
+            said = f"{who} approved !{number} at {done.head[:7]}"
+        elif what == "merge":
+            done = lab.reviews.merge(number, persona=who)
+            said = f"{who} merged !{number} into main as {done.merge_sha[:7]}"
+        else:
+            lab.reviews.close(number, persona=who)
+            said = f"{who} closed !{number}"
+    except ReviewError as exc:
+        state.last_review_refusal = str(exc)
+        if action.get("expectRefused"):
+            return f"{who} tried to {what} !{number}; refused: {exc}"
+        raise
+    if action.get("expectRefused"):
+        raise ActionError(f"{said}, but this step expected the review rules to refuse it")
+    return said
+
+
 def _wait(lab: Lab, action: Any, state: RunState) -> str:
     seconds = parse_duration(action, "wait")
     time.sleep(seconds)
@@ -318,4 +365,5 @@ _HANDLERS = {
     "resume": _resume,
     "simulator": _simulator,
     "wait": _wait,
+    "review": _review,
 }

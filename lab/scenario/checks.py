@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lab.engine.app import parse_duration
+from lab.engine.review import ReviewError
 from lab.scenario import paths
 from lab.scenario.actions import api_version_of
 from lab.scenario.model import CHECK_KINDS
@@ -97,6 +98,27 @@ def describe(check: Mapping[str, Any]) -> str:
         return "Git HEAD " + ", ".join(f"{k} {v}" for k, v in spec.items())
     if kind == "outcome":
         return "outcome: " + ", ".join(f"{k} {v}" for k, v in spec.items())
+    if kind == "review":
+        words = [f"is {spec['state']}"] if "state" in spec else []
+        if "checks" in spec:
+            words.append(f"its checks {spec['checks']}")
+        if spec.get("failed"):
+            words.append(f"{', '.join(spec['failed'])} failed")
+        if "mergeable" in spec:
+            words.append("can be merged" if spec["mergeable"] else "cannot be merged")
+        if spec.get("blockedBy"):
+            words.append(f"blocked by the {spec['blockedBy']} rule")
+        if spec.get("approvedBy"):
+            words.append(f"approved by {spec['approvedBy']}")
+        if spec.get("preview"):
+            p = spec["preview"]
+            target = f"{p['kind']}/{p['name']}"
+            effect = {
+                "unchanged": f"leave {target} unchanged",
+                "refused": f"be refused for {target}",
+            }.get(p.get("action", ""), f"{p.get('action', 'touch')} {target}")
+            words.append(f"merging would {effect}")
+        return "the merge request " + (", ".join(words) or "exists")
     if kind == "kubectl":
         return f"kubectl {' '.join(spec['args'])}" + (
             f" shows {spec['contains']!r}" if spec.get("contains") else ""
@@ -117,7 +139,7 @@ def evaluate(lab: Lab, check: Mapping[str, Any], ctx: CheckContext) -> Verdict:
     spec = check[kind]
     try:
         return _EVALUATORS[kind](lab, spec, ctx)
-    except LabError as exc:
+    except (LabError, ReviewError) as exc:
         return Verdict(False, str(exc))
 
 
@@ -304,6 +326,51 @@ def _kubectl(lab: Lab, spec: Mapping[str, Any], ctx: CheckContext) -> Verdict:
     return Verdict(met, text.splitlines()[0] if text else "(no output)")
 
 
+def _review(lab: Lab, spec: Mapping[str, Any], ctx: CheckContext) -> Verdict:
+    requests = lab.reviews.list()
+    if not requests:
+        return Verdict(False, "no merge request yet")
+    number = int(spec.get("id") or max(r.id for r in requests))
+    request = lab.reviews.get(number)
+    failed = [c.name for c in request.checks if c.status != "passed"]
+    saw = [
+        f"!{number} {request.state}",
+        "checks " + (f"failed: {', '.join(failed)}" if failed else "passed"),
+    ]
+    met = "state" not in spec or request.state == spec["state"]
+    if "checks" in spec:
+        met = met and bool(request.checks) and (not failed) == (spec["checks"] == "passed")
+    met = met and all(name in failed for name in spec.get("failed") or [])
+    if spec.get("message"):
+        texts = [c.message for c in request.checks] + [d for c in request.checks for d in c.details]
+        met = met and any(spec["message"] in t for t in texts)
+    if "mergeable" in spec or "blockedBy" in spec:
+        rule, reason = (
+            lab.reviews.merge_refusal(number) if request.state == "open" else ("state", "")
+        )
+        saw.append(f"blocked by {rule}: {reason}" if rule else "mergeable")
+        if "mergeable" in spec:
+            met = met and (not rule) == bool(spec["mergeable"])
+        if spec.get("blockedBy"):
+            met = met and rule == spec["blockedBy"]
+    if spec.get("approvedBy"):
+        current = [a.by for a in request.approvals if a.sha == request.head]
+        saw.append("approved by " + (", ".join(current) or "nobody"))
+        met = met and spec["approvedBy"] in current
+    if spec.get("preview"):
+        want = spec["preview"]
+        items = [p for p in request.preview if p.kind == want["kind"] and p.name == want["name"]]
+        saw.append(
+            "; ".join(f"{p.action} {p.kind}/{p.name}" for p in items) or "not in the preview"
+        )
+        met = met and any(
+            ("action" not in want or p.action == want["action"])
+            and (not want.get("diff") or want["diff"] in p.diff)
+            for p in items
+        )
+    return Verdict(met, "; ".join(saw))
+
+
 _EVALUATORS = {
     "app": _app,
     "resource": _resource,
@@ -313,4 +380,5 @@ _EVALUATORS = {
     "git": _git,
     "outcome": _outcome,
     "kubectl": _kubectl,
+    "review": _review,
 }

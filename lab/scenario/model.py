@@ -18,7 +18,17 @@ from typing import Any
 import jsonschema
 import yaml
 
-CHECK_KINDS = ("app", "resource", "pods", "history", "event", "git", "outcome", "kubectl")
+CHECK_KINDS = (
+    "app",
+    "resource",
+    "pods",
+    "history",
+    "event",
+    "git",
+    "outcome",
+    "kubectl",
+    "review",
+)
 ACTION_KINDS = (
     "commit",
     "push",
@@ -34,6 +44,7 @@ ACTION_KINDS = (
     "resume",
     "simulator",
     "wait",
+    "review",
 )
 PRINCIPLES = {
     "declarative": "Declarative: the desired state is described, not scripted",
