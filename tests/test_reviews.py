@@ -15,7 +15,7 @@ import yaml
 
 from lab.cluster.sim.settings import Timings
 from lab.engine.review import ReviewError
-from lab.workspace import Lab
+from lab.workspace import Lab, LabError
 
 EXTRA = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\ndata: {a: b}\n"
 
@@ -335,6 +335,10 @@ def test_bad_requests_are_refused_in_plain_words(lab: Lab) -> None:
         lab.reviews.open("same", "Again", persona="alice")
     with pytest.raises(ReviewError, match="there is no merge request !99"):
         lab.reviews.approve(99, persona="bob")
+    with pytest.raises(LabError, match="no persona 'zed'"):
+        lab.reviews.approve(request_id, persona="zed")
+    with pytest.raises(LabError, match="no persona 'zed'"):
+        lab.reviews.merge(request_id, persona="zed")
     lab.reviews.close(request_id, persona="alice")
     with pytest.raises(ReviewError, match="is closed already"):
         lab.reviews.close(request_id, persona="alice")
