@@ -383,6 +383,31 @@ def cmd_kubectl(args: argparse.Namespace) -> int:
     return result.returncode
 
 
+def cmd_cluster_kind(args: argparse.Namespace) -> int:
+    from lab.cluster.kind import KIND_IMAGE, cluster_command
+    from lab.config import DEFAULT_PERSONAS
+
+    return cluster_command(
+        args.action,
+        state_dir=Path(args.dir),
+        personas=[(p.name, p.cluster_role) for p in DEFAULT_PERSONAS],
+        name=args.name,
+        image=args.image or KIND_IMAGE,
+    )
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from lab.graduate import export_command
+
+    return export_command(
+        _lab_dir(args),
+        args.to,
+        out=Path(args.out) if args.out else None,
+        repo_url=args.repo_url,
+        gpg_keys=args.gpg_key,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gitops-lab",
@@ -408,6 +433,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--kubeconfig", help="where to write the kubeconfig (default: DIR/kubeconfig)"
     )
     serve.set_defaults(func=cmd_cluster_serve)
+    kind = cluster_commands.add_parser(
+        "kind", help="a kind cluster with the lab's audit log and personas (needs Docker)"
+    )
+    kind.add_argument("action", choices=("create", "delete", "status"))
+    kind.add_argument("--name", default="gitops-lab", help="kind cluster name")
+    kind.add_argument(
+        "--image", help="node image (default: kindest/node v1.37.0, built for kind v0.33.0)"
+    )
+    kind.add_argument(
+        "--dir", default=".gitops-lab/kind", help="state folder: kubeconfig, audit log, config"
+    )
+    kind.set_defaults(func=cmd_cluster_kind)
 
     init = commands.add_parser("init", help="make a new lab workspace from a template")
     init.add_argument("dir", help="a new folder for the lab")
@@ -545,6 +582,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     kubectl.add_argument("kubectl_args", nargs="*", help="kubectl arguments, after --")
     kubectl.set_defaults(func=cmd_kubectl)
+
+    export = commands.add_parser(
+        "export", help="write the Argo CD or Flux objects that do what lab.yaml does"
+    )
+    export.add_argument("dir")
+    export.add_argument("--to", required=True, choices=("argocd", "flux"))
+    export.add_argument("--out", help="output folder (default: DIR/export/TOOL)")
+    export.add_argument("--repo-url", help="the Git URL your team pushes the repository to")
+    export.add_argument(
+        "--gpg-key",
+        action="append",
+        default=[],
+        metavar="PERSONA=KEYID",
+        help="a trusted persona's GPG key ID, for Argo CD's signatureKeys (repeatable)",
+    )
+    export.set_defaults(func=cmd_export)
     return parser
 
 

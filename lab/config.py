@@ -136,7 +136,8 @@ def _policy(data: Any, where: str, personas: tuple[Persona, ...]) -> LabPolicy:
     signatures = data.get("signatures") or {}
     if not isinstance(signatures, Mapping):
         raise ConfigError(f"{where}: policy.signatures must be a mapping")
-    mode = str(signatures.get("mode", "enforce"))
+    raw_mode = signatures.get("mode", "enforce")
+    mode = "off" if raw_mode is False else str(raw_mode)  # YAML 1.1 reads a bare off as false
     if mode not in ("off", "warn", "enforce"):
         raise ConfigError(f"{where}: policy.signatures.mode {mode!r} must be off, warn or enforce")
     trusted = tuple(str(t) for t in signatures.get("trusted") or ("alice", "bob"))

@@ -55,7 +55,7 @@ from lab.engine.tree import TreeNode
 from lab.engine.tree import build as build_tree
 from lab.keys import ensure_key, write_allowed_signers
 from lab.reviews import ReviewDesk, in_background, pushed_branches
-from lab.worktree import PushResult, WorkingCopy, WorkingCopyError
+from lab.worktree import FileContent, PushResult, WorkingCopy, WorkingCopyError
 
 log = logging.getLogger(__name__)
 
@@ -303,11 +303,6 @@ class Lab:
         if self._running is not None:
             return self
         backend = cluster or self.config.cluster
-        if backend == "kind" or backend.startswith("context:"):
-            raise LabError(
-                f"the {backend!r} backend is not available yet: use the embedded cluster "
-                "(--cluster embedded), which needs nothing installed"
-            )
         if on_event is not None:
             self._listeners.append(on_event)
         ownership = Ownership(self.state_path / "owner.lock", self.owner_file)
@@ -317,29 +312,7 @@ class Lab:
             raise LabError(str(exc)) from exc
         started: list[Callable[[], None]] = [ownership.release]
         try:
-            from lab.cluster.sim.cluster import ClusterError as SimClusterError
-            from lab.cluster.sim.cluster import EmbeddedCluster
-
-            personas = [("admin", "cluster-admin")] + [
-                (p.name, p.cluster_role) for p in self.config.personas
-            ]
-            if timings is None and self.config.timings:
-                from lab.cluster.sim.settings import SimSettings
-
-                timings = SimSettings.from_data(
-                    {f"timings.{k}": str(v) for k, v in self.config.timings.items()}
-                ).timings
-            embedded = EmbeddedCluster(
-                self.state_path / "cluster",
-                port=port,
-                personas=personas,
-                kubeconfig_path=self.kubeconfig_path,
-                timings=timings,
-            )
-            try:
-                embedded.start()
-            except SimClusterError as exc:
-                raise LabError(str(exc)) from exc
+            embedded = self._start_cluster(backend, port=port, timings=timings)
             started.append(embedded.stop)
             client = ClusterClient(
                 self.kubeconfig_path,
@@ -364,7 +337,11 @@ class Lab:
                 history=history,
                 on_event=self._event,
                 kubectl=kubectl_binary(),
-                api_audit=ApiAuditTrail(embedded.audit_log_path, ignore_users=[RECONCILER]),
+                api_audit=ApiAuditTrail(
+                    embedded.audit_log_path,
+                    ignore_users=[RECONCILER],
+                    identify=getattr(embedded, "persona_of", None),
+                ),
                 verify=self.verify,
                 signature_mode=self.config.policy.signatures.mode,
                 manifest_policy=self.config.policy.manifest_policy(),
@@ -388,10 +365,66 @@ class Lab:
         self._running = _Running(
             ownership, embedded, client, history, reconciler, control, source, audit
         )
+        warnings = "".join(f"; warning: {w}" for w in getattr(embedded, "warnings", []))
         self._event(
-            EngineEvent("LabStarted", "", f"lab started on the {backend} cluster at {embedded.url}")
+            EngineEvent(
+                "LabStarted",
+                "",
+                f"lab started on the {backend} cluster at {embedded.url}{warnings}",
+            )
         )
         return self
+
+    def _start_cluster(self, backend: str, *, port: int, timings: Any) -> Any:
+        """Start the cluster lab.yaml (or --cluster) names and write the lab's kubeconfig:
+        the embedded one, kind, or an existing kubeconfig context."""
+        personas = [(p.name, p.cluster_role) for p in self.config.personas]
+        if backend == "kind" or backend.startswith("context:"):
+            from lab.cluster.kind import ContextBackend, KindBackend, KindError, cluster_name
+
+            real: KindBackend | ContextBackend
+            if backend == "kind":
+                real = KindBackend(
+                    self.state_path / "kind",
+                    self.kubeconfig_path,
+                    personas,
+                    name=cluster_name(self.config.name),
+                    kubectl=kubectl_binary(),
+                )
+            else:
+                real = ContextBackend(
+                    backend.removeprefix("context:"),
+                    self.state_path / "context",
+                    self.kubeconfig_path,
+                    personas,
+                    kubectl=kubectl_binary(),
+                )
+            try:
+                real.start()
+            except KindError as exc:
+                raise LabError(str(exc)) from exc
+            return real
+        from lab.cluster.sim.cluster import ClusterError as SimClusterError
+        from lab.cluster.sim.cluster import EmbeddedCluster
+
+        if timings is None and self.config.timings:
+            from lab.cluster.sim.settings import SimSettings
+
+            timings = SimSettings.from_data(
+                {f"timings.{k}": str(v) for k, v in self.config.timings.items()}
+            ).timings
+        embedded = EmbeddedCluster(
+            self.state_path / "cluster",
+            port=port,
+            personas=[("admin", "cluster-admin"), *personas],
+            kubeconfig_path=self.kubeconfig_path,
+            timings=timings,
+        )
+        try:
+            embedded.start()
+        except SimClusterError as exc:
+            raise LabError(str(exc)) from exc
+        return embedded
 
     def down(self) -> None:
         running = self._running
@@ -602,7 +635,7 @@ class Lab:
 
     def commit(
         self,
-        files: Mapping[str, str | None],
+        files: Mapping[str, FileContent],
         message: str,
         *,
         persona: str = "alice",

@@ -26,6 +26,16 @@ class PushResult:
     message: str
 
 
+@dataclass(frozen=True)
+class Symlink:
+    """A symbolic link to commit (how a learner, or a corpus case, puts one in Git)."""
+
+    target: str
+
+
+FileContent = str | bytes | Symlink | None
+
+
 def _safe(relative: str) -> PurePosixPath:
     path = PurePosixPath(relative)
     if path.is_absolute() or ".." in path.parts or not path.parts or path.parts[0] == ".git":
@@ -75,16 +85,29 @@ class WorkingCopy:
     def read(self, relative: str) -> str:
         return (self.path / _safe(relative)).read_text()
 
-    def write(self, files: Mapping[str, str | None]) -> None:
-        """Write (or, for None, delete) files, paths relative to the repository root."""
+    def write(self, files: Mapping[str, FileContent]) -> None:
+        """Write files (text, bytes or a symbolic link) or, for None, delete them; paths are
+        relative to the repository root (a link's target is written as given: Git keeps it)."""
+        root = self.path.resolve()
         for relative, content in files.items():
             target = self.path / _safe(relative)
+            if not target.parent.resolve().is_relative_to(root):
+                raise WorkingCopyError(
+                    f"{relative!r} leads outside the repository (a linked folder)"
+                )
             if content is None:
-                if target.exists():
+                if target.exists() or target.is_symlink():
                     target.unlink()
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(content)
+            if target.is_symlink():
+                target.unlink()
+            if isinstance(content, Symlink):
+                target.symlink_to(content.target)
+            elif isinstance(content, bytes):
+                target.write_bytes(content)
+            else:
+                target.write_text(content)
 
     def files(self) -> list[str]:
         out = self._git("ls-files")

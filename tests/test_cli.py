@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Kubectl
 
 
@@ -84,3 +86,19 @@ def test_no_command_prints_help() -> None:
         env={**os.environ},
     )
     assert result.returncode == 2 and "usage: gitops-lab" in result.stdout
+
+
+def test_up_on_kind_without_docker_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lab.cli import main
+    from lab.workspace import Lab
+
+    Lab.init(tmp_path / "shop", "web-app")
+    (tmp_path / "bin").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    assert main(["up", str(tmp_path / "shop"), "--cluster", "kind"]) == 2
+    assert capsys.readouterr().err == (
+        "gitops-lab: kind needs a running Docker engine; the embedded cluster needs nothing: "
+        "gitops-lab up DIR (no docker command was found on PATH)\n"
+    )

@@ -13,7 +13,7 @@ lookup costs a dictionary access however long the lab has run.
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,9 +43,18 @@ class ApiChange:
 class ApiAuditTrail:
     """The latest write by a person to each object, from an audit log file."""
 
-    def __init__(self, path: Path, *, ignore_users: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        ignore_users: Collection[str] = (),
+        identify: Callable[[str], str] | None = None,
+    ) -> None:
         self.path = Path(path)
         self.ignore_users = frozenset(ignore_users)
+        # A real cluster's log names ServiceAccounts (system:serviceaccount:gitops-lab:alice):
+        # `identify` turns them back into personas before system users are ignored.
+        self._identify = identify
         self._offset = 0
         self._inode = 0
         self._partial = b""
@@ -91,6 +100,8 @@ class ApiAuditTrail:
         if verb not in WRITE_VERBS or not ref.get("name"):
             return
         who = (event.get("impersonatedUser") or event.get("user") or {}).get("username", "")
+        if self._identify is not None:
+            who = self._identify(who)
         if self._ignored(who):
             return
         key = (
