@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint typecheck unit bench test-kind fmt clean serve
+.PHONY: run test lint typecheck unit bench test-kind fmt clean serve notebook notebook-files
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,15 @@ typecheck: $(STAMP)
 ## bench: measure speed and memory; writes docs/benchmarks.md and bench/results.json
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## notebook: open the self-paced notebooks in JupyterLab
+notebook: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[notebooks]'
+	$(BIN)/jupyter lab notebooks/
+
+## notebook-files: regenerate notebooks/*.ipynb from their percent-format sources
+notebook-files: $(STAMP)
+	$(BIN)/python notebooks/generate.py
 
 ## test-kind: the tests that need Docker and kind
 test-kind: $(STAMP)
