@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint typecheck unit bench test-kind fmt clean serve notebook notebook-files
+.PHONY: run up test lint typecheck unit bench test-kind fmt clean serve notebook notebook-files
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 ## run: set everything up and open the lab on the embedded cluster
 run: $(STAMP)
+	$(BIN)/gitops-lab app .gitops-lab/lab
+
+## up: the same lab without the app: its cluster and reconciler in this terminal
+up: $(STAMP)
 	@test -f .gitops-lab/lab/lab.yaml || $(BIN)/gitops-lab init .gitops-lab/lab
 	$(BIN)/gitops-lab up .gitops-lab/lab
 
