@@ -119,6 +119,13 @@ def test_protected_paths_and_immutable_history(tmp_path: Path) -> None:
         )
         rejected = lab.audit_events(types=["PushRejected"])
         assert rejected and "only bob" in rejected[-1].data["reason"]
+        # An author line says "bob" on anyone's commit: unsigned, it proves nothing.
+        claimed = lab.commit(
+            {"envs/prod/kustomization.yaml": bumped}, "prod 1.1", persona="bob", sign=False
+        )
+        assert not claimed.pushed
+        assert "not signed by a trusted key" in claimed.push.message
+        assert lab.audit_events(types=["PushRejected"])[-1].actor == "bob"
         allowed = lab.commit({"envs/prod/kustomization.yaml": bumped}, "prod 1.1", persona="bob")
         assert allowed.pushed
         # Rewriting main's history is refused, however it is attempted.

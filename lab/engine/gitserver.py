@@ -312,13 +312,21 @@ def check_push(repo: Path, updates: Sequence[RefUpdate], rules: ServerRules) -> 
                 if not touched:
                     continue
                 who, signature = _identity(repo, sha, rules)
+                allowed = ", ".join(rule.allowed) or "nobody"
                 if signature.get("status") == "forged":
                     return (
                         f"commit {sha[:7]} changes {touched[0]}, which is protected, and its "
                         f"signature does not match its author: {signature.get('message')}"
                     )
+                if rules.allowed_signers and signature.get("status") != "verified":
+                    # Anyone can write "bob" in an author line: only a signature proves it.
+                    return (
+                        f"{touched[0]} is protected: only {allowed} may change {rule.pattern}, "
+                        f"and commit {sha[:7]} is not signed by a trusted key "
+                        f"({signature.get('status')}), so nothing proves who made it: "
+                        f"sign it (git commit -S)"
+                    )
                 if who not in rule.allowed:
-                    allowed = ", ".join(rule.allowed) or "nobody"
                     return (
                         f"{touched[0]} is protected: only {allowed} may change {rule.pattern} "
                         f"(commit {sha[:7]} is by {who})"
@@ -338,6 +346,9 @@ def run_hook(name: str, rules_file: str) -> int:
         reason = check_push(repo, updates, rules)
         if reason:
             print(f"refused: {reason}", file=sys.stderr)
+            if not pusher:  # a plain `git push`: name the person the pushed head claims
+                heads = [u.new for u in updates if u.new != ZERO]
+                pusher = _identity(repo, heads[0], rules)[0] if heads else ""
             if spool is not None:
                 spool_event(
                     spool,

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lab.cluster.client import ClusterError
 from lab.engine.reconciler import EngineEvent
 from lab.scenario import checks
+from lab.scenario.actions import ActionError
 from lab.scenario.model import Scenario
 from lab.scenario.runner import CheckResult, RunReport, ScenarioRun, StepResult
 from lab.workspace import Lab, LabError
@@ -119,7 +121,7 @@ class ScenarioPlayer:
         def run() -> None:
             try:
                 job()
-            except (LabError, TimeoutError, OSError) as exc:
+            except (LabError, ClusterError, ActionError, TimeoutError, OSError) as exc:
                 self._say(f"stopped: {exc}")
                 with self._lock:
                     self._state.phase = FAILED
@@ -180,8 +182,15 @@ class ScenarioPlayer:
         index = self._state.step
 
         def job() -> None:
-            for line in run.do_it_for_me(index):
-                self._say(line)
+            with self._lock:
+                self._state.message = ""
+            try:
+                for line in run.do_it_for_me(index):
+                    self._say(line)
+            except ActionError as exc:  # the learner may fix things and try again
+                self._say(f"could not: {exc}")
+                with self._lock:
+                    self._state.message = f"The step could not be done: {exc}"
             with self._lock:
                 self._state.phase = READY
             self.refresh()
@@ -198,6 +207,7 @@ class ScenarioPlayer:
                 return True
             self._state.step += 1
             self._state.checks = ()
+            self._state.message = ""
         run.begin_step(self._state.step)
         self.refresh()
         return True
@@ -210,7 +220,9 @@ class ScenarioPlayer:
             self.stop()
             with self._lock:
                 self._state = _State(scenario=scenario, phase=AUTOPLAY, message="starting...")
-            self._run = ScenarioRun(scenario, root=self.root, fast=self.fast, on_event=self._events.append)
+            self._run = ScenarioRun(
+                scenario, root=self.root, fast=self.fast, on_event=self._events.append
+            )
         run = self._run
         if run is None:
             return False

@@ -203,3 +203,10 @@ def test_a_step_that_fails_is_said_in_plain_words_guided_and_in_autoplay(
     assert not page.exception
     page.button(key="scen-reset").click().run()
     assert "scen-start-broken-step" in keys(page)
+
+    # The instructor fixes the broken file while the app runs: the catalog reads it again.
+    (folder / "bad.yaml").write_text(BROKEN.replace("id: broken-step", "id: fixed-step"))
+    page.run()
+    assert "2 of 2 scenarios" in [c.value for c in page.caption]
+    assert "scen-start-fixed-step" in keys(page)
+    assert not any("bad.yaml" in w.value for w in page.warning)

@@ -25,7 +25,13 @@ import streamlit as st
 from lab.cluster.client import ClusterError
 from lab.engine import audit
 from lab.scenario.actions import ActionError
-from lab.scenario.model import PRINCIPLES, Scenario, default_dir, load_catalog
+from lab.scenario.model import (
+    PRINCIPLES,
+    Scenario,
+    ScenarioError,
+    default_dir,
+    load_catalog,
+)
 from lab.scenario.player import (
     AUTOPLAY,
     FAILED,
@@ -83,6 +89,21 @@ def scenarios_dir() -> Path:
     """The catalog's folder: GITOPS_LAB_SCENARIOS (an instructor's own), else the shipped one."""
     folder = os.environ.get("GITOPS_LAB_SCENARIOS")
     return Path(folder).resolve() if folder else default_dir()
+
+
+def file_stamps(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """Name, mtime and size of each scenario file: the catalog is read again when one changes."""
+    found = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
+    return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in found)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def cached_catalog(
+    folder: str, stamps: tuple[tuple[str, int, int], ...]
+) -> tuple[list[Scenario], list[ScenarioError]]:
+    """The catalog, parsed and validated once per version of its files (about half a second
+    for twenty files, which every click on a filter would otherwise pay)."""
+    return load_catalog(Path(folder))
 
 
 def principle_name(key: str) -> str:
@@ -244,7 +265,7 @@ def outcome_summary(lab: Lab | None, fallback: Mapping[str, Any] | None) -> None
 
 def catalog() -> None:
     folder = scenarios_dir()
-    scenarios, problems = load_catalog(folder)
+    scenarios, problems = cached_catalog(str(folder), file_stamps(folder))
     if not scenarios and not problems:
         st.warning(f"There are no scenario files (*.yaml) in {folder}.")
     left, right, _ = st.columns([1, 2, 2])
