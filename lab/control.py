@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hmac
 import json
 import os
 import secrets
@@ -67,6 +68,7 @@ class Ownership:
     def publish(self, port: int, token: str) -> None:
         data = json.dumps({"pid": os.getpid(), "port": port, "token": token})
         fd = os.open(self.owner_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # a stale owner.json left by a crash may have another mode
         with os.fdopen(fd, "w") as out:
             out.write(data)
 
@@ -103,9 +105,18 @@ class ControlServer:
                 self.wfile.write(data)
 
             def _handle(self, method: str) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if 0 < length <= 1 << 20 else b""
-                if self.headers.get("Authorization") != f"Bearer {server.token}":
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                except ValueError:
+                    length = -1
+                if not 0 <= length <= 1 << 20:
+                    # A body we will not read would be taken for the next request: hang up.
+                    self.close_connection = True
+                    self._answer(400, {"error": "bad Content-Length"})
+                    return
+                raw = self.rfile.read(length) if length else b""
+                given = (self.headers.get("Authorization") or "").encode()
+                if not hmac.compare_digest(given, f"Bearer {server.token}".encode()):
                     self._answer(401, {"error": "not authorized"})
                     return
                 split = urlsplit(self.path)

@@ -125,8 +125,16 @@ class Authenticator:
         return self._by_name.get(name)
 
 
-def allowed(user: User, verb: str, resource: str, subresource: str = "") -> bool:
-    """May `user` do `verb` on `resource` (plural, e.g. "deployments")?"""
+def allowed(
+    user: User, verb: str, resource: str, subresource: str = "", *, namespaced: bool = True
+) -> bool:
+    """May `user` do `verb` on `resource` (plural, e.g. "deployments")?
+
+    `namespaced` is the resource's scope: like the real `edit` ClusterRole, `edit` writes only
+    namespaced objects (a cluster-scoped custom resource is as off limits as a Node), and never
+    a `status` subresource, which belongs to controllers: a hand-written status could make a
+    broken Deployment look Healthy to the reconciler.
+    """
     if user.role == CLUSTER_ADMIN:
         return True
     if verb == "impersonate":
@@ -135,5 +143,7 @@ def allowed(user: User, verb: str, resource: str, subresource: str = "") -> bool
     if user.role == VIEW:
         return reading and resource not in _VIEW_HIDDEN
     if user.role == EDIT:
-        return reading or resource not in _EDIT_READ_ONLY
+        if reading:
+            return True
+        return namespaced and resource not in _EDIT_READ_ONLY and subresource != "status"
     return False

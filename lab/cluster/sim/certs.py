@@ -37,6 +37,7 @@ class TlsFiles:
 def _write_private(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # the mode above only applies when the file is new
     with os.fdopen(fd, "wb") as out:
         out.write(data)
 
@@ -70,6 +71,7 @@ def ensure_tls(folder: Path) -> TlsFiles:
         ca_cert = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
         if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
             raise ValueError(f"{files.ca_key.name} does not hold an EC key")
+        files.ca_key.chmod(0o600)  # reused keys stay private even if someone loosened them
     else:
         ca_key, ca_cert = _make_ca()
         _write_private(files.ca_key, _key_pem(ca_key))
@@ -79,6 +81,7 @@ def ensure_tls(folder: Path) -> TlsFiles:
         key, cert = _make_server_cert(ca_key, ca_cert)
         _write_private(files.server_key, _key_pem(key))
         files.server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    files.server_key.chmod(0o600)
     return files
 
 

@@ -74,6 +74,7 @@ def _load_identities(path: Path, personas: Iterable[tuple[str, str]]) -> list[Id
         groups = ("system:authenticated", f"lab:{role}")
         identities.append(Identity(User(name, groups, role), token))
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # the mode above only applies when the file is new
     with os.fdopen(fd, "w") as out:
         json.dump([i.as_dict() for i in identities], out, indent=2)
     return identities
@@ -121,6 +122,7 @@ class EmbeddedCluster:
         self.control: ControlPlane | None = None
         self.server: ApiServer | None = None
         self.identities: list[Identity] = []
+        self._tls_context: ssl.SSLContext | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -133,6 +135,7 @@ class EmbeddedCluster:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(tls.server_cert, tls.server_key)
         context.set_alpn_protocols(["http/1.1"])
+        self._tls_context = context
         try:
             control = ControlPlane(
                 self.state_dir / "store.db",
@@ -197,6 +200,45 @@ class EmbeddedCluster:
         if self.control is not None:
             self.control.stop()
             self.control = None
+
+    # --- a fault seam: the API server away while the control plane runs --------------------
+
+    @property
+    def api_suspended(self) -> bool:
+        return self.server is not None and self.server.stopping.is_set()
+
+    def suspend_api(self) -> None:
+        """Stop answering HTTPS (the listener closed, open connections and watches cut) while
+        the control plane and its controllers keep running: what an API server outage looks
+        like to clients. `resume_api()` listens again on the same port."""
+        if self.server is None:
+            raise ClusterError("the cluster is not running")
+        if not self.api_suspended:
+            self.server.stop()
+            log.info("embedded cluster: API server on %s suspended", self.url)
+
+    def resume_api(self) -> None:
+        """Listen again on the port the API server had, with the same TLS and users."""
+        old = self.server
+        if old is None or self._tls_context is None:
+            raise ClusterError("the cluster is not running")
+        if not self.api_suspended:
+            return
+        try:
+            server = ApiServer(
+                old.registry,
+                old.authenticator,
+                old.openapi,
+                old.audit,
+                self._tls_context,
+                port=old.port,
+                now=old.now,
+            )
+        except OSError as exc:
+            raise ClusterError(f"cannot listen on {old.address} again: {exc.strerror}") from exc
+        server.start()
+        self.server = server
+        log.info("embedded cluster: API server on %s resumed", self.url)
 
     def __enter__(self) -> EmbeddedCluster:
         return self.start()

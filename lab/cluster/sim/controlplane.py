@@ -4,8 +4,14 @@
 registry that enforces the API's rules, the simulated controllers, the live simulator settings
 and the Event recorder, plus what a fresh cluster starts with (system namespaces, nodes, the
 `kubernetes` Service, a `default` ServiceAccount and `kube-root-ca.crt` in every namespace, the
-simulator's settings ConfigMap). `EmbeddedCluster` puts the API server in front of it; tests of
-controllers use it alone, on a manual clock, with no thread at all.
+simulator's settings ConfigMap, with the simulated cloud's `cloud.*` knobs). `EmbeddedCluster`
+puts the API server in front of it; tests of controllers use it alone, on a manual clock, with
+no thread at all.
+
+CustomResourceDefinitions are served as soon as they are established (the registry follows
+them, also when the store is reopened after a restart). The simulated cloud's CRDs are not
+installed by default: a lab commits them to Git like any other manifest; `install_cloud_crds`
+(or `cloud_crds=True`) is there for tests and for labs that want them from the start.
 """
 
 from __future__ import annotations
@@ -14,9 +20,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from lab.cluster.sim import auth, errors
+from lab.cluster.sim import auth, crds, errors
 from lab.cluster.sim.auth import User
 from lab.cluster.sim.clock import Clock, RealClock, rfc3339
+from lab.cluster.sim.cloud.console import crd_manifests
+from lab.cluster.sim.cloud.timings import CloudTimings
 from lab.cluster.sim.controllers import builtin_controllers
 from lab.cluster.sim.controllers.events import EventRecorder
 from lab.cluster.sim.controllers.runtime import ControllerContext, ControllerManager
@@ -43,6 +51,7 @@ class ControlPlane:
         nodes: int = 2,
         watch_history: int = 5000,
         ca_pem: str = "",
+        cloud_crds: bool = False,
     ) -> None:
         self.clock: Clock = clock or RealClock()
         self.catalog = ResourceCatalog()
@@ -63,6 +72,8 @@ class ControlPlane:
                 self.registry.logs = logs
         self._install_hooks()
         self.bootstrap()
+        if cloud_crds:
+            self.install_cloud_crds()
 
     def start(self, *, threaded: bool = True) -> None:
         """Start the controllers: on their own thread, or attached only (tests drive them)."""
@@ -187,7 +198,7 @@ class ControlPlane:
                             "timings, registry behaviour and load for the HPA."
                         },
                     },
-                    "data": self.settings.defaults.to_data(),
+                    "data": {**self.settings.defaults.to_data(), **CloudTimings().to_data()},
                 },
             )
         if registry.find(services, "default", "kubernetes") is None:
@@ -210,6 +221,16 @@ class ControlPlane:
                     },
                 },
             )
+
+    def install_cloud_crds(self) -> None:
+        """Create the simulated cloud's CRDs (Bucket, DBInstance, Role) if missing; they are
+        established as soon as the controllers run."""
+        rtype = self.catalog.by_key(crds.CRD_KEY)
+        assert rtype is not None
+        request = Request(user=auth.APISERVER, field_manager="gitops-lab-sim")
+        for manifest in crd_manifests():
+            if self.registry.find(rtype, "", manifest["metadata"]["name"]) is None:
+                self.registry.create(request, rtype, "", manifest)
 
     # --- direct access for the simulator's own parts and tests ---------------------------------
 

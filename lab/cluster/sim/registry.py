@@ -13,7 +13,12 @@ with foreground propagation" into store writes, with the rules a real server enf
   and garbage-collects dependents by ownerReferences; deleting a namespace deletes what is in
   it;
 - reads: get, list (label/field selectors, limit/continue), and watches that replay from a
-  resourceVersion or start from "now" with the initial objects.
+  resourceVersion or start from "now" with the initial objects;
+- custom resources: the registry follows the stored CustomResourceDefinitions, so an
+  established CRD's versions are served at once (and stop being served, their watches ending,
+  when it goes); their objects are pruned, defaulted and validated by the version's schema
+  (`crschema.py`), and CRDs themselves get the apiextensions rules (`crds.py`), including
+  deletion that first removes every instance (the cleanup finalizer).
 
 The HTTP layer (`server.py`) and the simulated controllers both call this class; the
 controllers act as their own system users.
@@ -34,6 +39,8 @@ from typing import Any, Protocol
 import orjson
 
 from lab.cluster.sim import (
+    crds,
+    crschema,
     defaults,
     errors,
     fieldmanager,
@@ -65,6 +72,12 @@ FINALIZER_FOREGROUND = "foregroundDeletion"
 FINALIZER_ORPHAN = "orphan"
 FINALIZER_NAMESPACE = "kubernetes"
 
+CUSTOM_PATCH_TYPES_MESSAGE = (
+    "the body of the request was in an unknown format - accepted media types include: "
+    "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+)
+
+_KUBE_FINALIZER_RULE = "name is neither a standard finalizer name nor is it fully qualified"
 _NAME_SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 _SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/16")
 _NODE_PORTS = (30000, 32767)
@@ -87,9 +100,14 @@ def _without(obj: Obj, *keys: str) -> Obj:
     return {k: v for k, v in obj.items() if k not in keys}
 
 
-def _spec_part(obj: Obj) -> Obj:
-    """Everything that counts for `generation`: all but metadata and status."""
-    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+def _spec_part(obj: Obj, *, with_status: bool = False) -> Obj:
+    """Everything that counts for `generation`: all but metadata (and status, unless a custom
+    resource without a status subresource, where status is as much the user's as spec)."""
+    skipped = ("metadata", "apiVersion", "kind") if with_status else _NOT_SPEC
+    return {k: v for k, v in obj.items() if k not in skipped}
+
+
+_NOT_SPEC = ("metadata", "status", "apiVersion", "kind")
 
 
 class LogSource(Protocol):
@@ -182,10 +200,17 @@ class Registry:
         self._random = random.Random()  # noqa: S311 - names, not secrets
         self._alloc_lock = threading.Lock()
         self._create_hooks: dict[str, list[Callable[[Obj], None]]] = {}
+        # CRD name -> the (group, plural) it serves, so a change or deletion can undo it.
+        self._served_crds: dict[str, tuple[str, str]] = {}
+        store.add_listener(self._follow_store)
+        for crd in store.query(crds.CRD_KEY)[0]:
+            self.follow_crd(crd["metadata"]["name"], crd)
 
     # --- schemas -------------------------------------------------------------------------
 
     def schema(self, rtype: ResourceType) -> SchemaNode | None:
+        if rtype.custom is not None:
+            return rtype.custom.node
         if rtype.key not in self._schemas:
             gvk = GroupVersionKind(rtype.group, rtype.version, rtype.kind)
             self._schemas[rtype.key] = self._extra_schemas.get(gvk) or builtin_catalog().for_kind(
@@ -197,6 +222,37 @@ class Registry:
         """A schema for a kind with no built-in definition (custom resources)."""
         self._extra_schemas[gvk] = schema
         self._schemas.clear()
+
+    # --- custom resource definitions ------------------------------------------------------
+
+    def _follow_store(self, type_key: str, change: Change) -> None:
+        if type_key != crds.CRD_KEY:
+            return
+        name = _meta(change.obj).get("name", "")
+        self.follow_crd(name, None if change.type == DELETED else change.obj)
+
+    def follow_crd(self, name: str, crd: Obj | None) -> None:
+        """Serve what a stored CRD now defines (its established versions), or stop serving."""
+        types = crds.served_types(crd) if crd is not None else []
+        previous = self._served_crds.get(name)
+        target = (types[0].group, types[0].plural) if types else None
+        if target is not None and self._built_in(*target):
+            types, target = [], None  # a CRD never shadows a built-in resource
+        if previous is not None and previous != target:
+            self.catalog.remove(f"{previous[0]}/{previous[1]}")
+            del self._served_crds[name]
+        if target is not None:
+            self.catalog.replace(target[0], target[1], types)
+            self._served_crds[name] = target
+
+    def _built_in(self, group: str, plural: str) -> bool:
+        found = self.catalog.by_key(f"{group}/{plural}")
+        return found is not None and found.custom is None
+
+    def _custom_definition(self, rtype: ResourceType) -> Obj | None:
+        if rtype.custom is None:
+            return None
+        return self.store.get(crds.CRD_KEY, "", rtype.custom.crd)
 
     def type_for(self, api_version: str, kind: str) -> ResourceType:
         rtype = self.catalog.by_kind(api_version, kind)
@@ -316,11 +372,23 @@ class Registry:
                 rtype, obj["metadata"].get("namespace", ""), generate
             )
         with self.store.lock:
+            self._refuse_if_terminating(rtype, "create")
             self._require_namespace(rtype, meta.get("namespace", ""))
             if self.find(rtype, meta.get("namespace", ""), meta["name"]) is not None:
                 raise errors.already_exists(rtype.plural, rtype.group, meta["name"])
             final = self._admit(req, rtype, obj, None, subresource="", applied=False)
             return self._write(req, rtype, final)
+
+    def _refuse_if_terminating(self, rtype: ResourceType, verb: str) -> None:
+        """No new custom resources while their definition is being deleted (crdHandler)."""
+        definition = self._custom_definition(rtype)
+        if definition is not None and crds.is_terminating(definition):
+            raise errors.ApiError(
+                405,
+                "MethodNotAllowed",
+                f"{verb} not allowed while custom resource definition is terminating",
+                {"group": rtype.group, "kind": rtype.plural},
+            )
 
     def _generate_name(self, rtype: ResourceType, ns: str, prefix: str) -> str:
         for _ in range(20):
@@ -374,6 +442,9 @@ class Registry:
         """Apply a patch; returns the object and whether it was created (apply only)."""
         if patch_type not in PATCH_TYPES:
             raise errors.unsupported_media(patch_type)
+        if patch_type == STRATEGIC_PATCH and rtype.custom is not None:
+            # As for real custom resources: no Go struct, so no patch strategies.
+            raise errors.ApiError(415, "UnsupportedMediaType", CUSTOM_PATCH_TYPES_MESSAGE)
         if patch_type == STRATEGIC_PATCH and self.schema(rtype) is None:
             raise errors.unsupported_media(
                 patch_type,
@@ -384,6 +455,8 @@ class Registry:
         with self.store.lock:
             old = self.find(rtype, ns, name)
             if patch_type == APPLY_PATCH:
+                if old is None:
+                    self._refuse_if_terminating(rtype, "create")
                 return self._apply(req, rtype, ns, name, body, old, force, subresource)
             if old is None:
                 raise errors.not_found(rtype.plural, rtype.group, name)
@@ -431,7 +504,7 @@ class Registry:
             raise errors.bad_request("the apply configuration must be a JSON or YAML object")
         config = self._decode(rtype, ns, body)
         _check_identity(rtype, config, ns, name)
-        config = self._structural(req, rtype, config, name)
+        config = self._structural(req, rtype, config, name, defaults=False)
         if live is None:
             self._require_namespace(rtype, ns if rtype.namespaced else "")
         try:
@@ -488,11 +561,21 @@ class Registry:
             meta.pop("namespace", None)
         return obj
 
-    def _structural(self, req: Request, rtype: ResourceType, obj: Obj, name: str) -> Obj:
-        schema = self.schema(rtype)
-        if schema is None:
-            return obj
-        result = structural.check(obj, schema)
+    def _structural(
+        self, req: Request, rtype: ResourceType, obj: Obj, name: str, *, defaults: bool = True
+    ) -> Obj:
+        if rtype.custom is not None:
+            if rtype.custom.schema is None:
+                return obj
+            decoded = crschema.decode(obj, rtype.custom.schema, defaults=defaults)
+            result = structural.StructuralResult(
+                decoded.obj, decoded.unknown_fields, decoded.causes
+            )
+        else:
+            schema = self.schema(rtype)
+            if schema is None:
+                return obj
+            result = structural.check(obj, schema)
         if result.causes:
             raise errors.invalid(rtype.kind, rtype.group, name, result.causes)
         if result.unknown_fields:
@@ -520,7 +603,15 @@ class Registry:
         name = _meta(new).get("name", "")
         if not applied:
             new = self._structural(req, rtype, new, name)
-        if subresource == "status" and old is not None:
+        if subresource == "status" and old is not None and rtype.custom is not None:
+            # customResourceStatusStrategy: the old object with only the new status.
+            status = new.get("status")
+            new = _copy(old)
+            if status is None:
+                new.pop("status", None)
+            else:
+                new["status"] = status
+        elif subresource == "status" and old is not None:
             # A status write may change status and annotations; spec and labels stay (the
             # apiserver's status strategies reset those).
             annotations = _meta(new).get("annotations")
@@ -538,7 +629,19 @@ class Registry:
         # generated selector needs its uid).
         self._set_server_metadata(rtype, new, old)
         new = defaults.apply_defaults(new)
-        if old is None:
+        if rtype.key == crds.CRD_KEY:
+            new = crds.apply_defaults(new)
+        elif rtype.custom is not None and rtype.custom.schema is not None:
+            # Defaults hold for the merged object too (an apply may have removed a field).
+            crschema.apply_defaults(new, rtype.custom.schema)
+        if old is None and rtype.custom is not None:
+            if rtype.has_status:
+                new.pop("status", None)  # PrepareForCreate drops it: /status sets status
+        elif old is None and rtype.key == crds.CRD_KEY:
+            new = crds.prepare_create(new)
+        elif old is not None and rtype.key == crds.CRD_KEY and subresource != "status":
+            new = crds.prepare_update(new, old)
+        elif old is None:
             if rtype.has_status or "status" in new:
                 status = defaults.initial_status(new)
                 if status is None:
@@ -564,6 +667,14 @@ class Registry:
                 subresource=subresource,
             )
         causes = validation.validate(new, old)
+        if rtype.custom is not None or rtype.key == crds.CRD_KEY:
+            # The apiextensions server validates metadata with apimachinery's rules, which
+            # accept any qualified finalizer name (the "standard" list is kube's own).
+            causes = [c for c in causes if not c.message.endswith(_KUBE_FINALIZER_RULE)]
+        if rtype.key == crds.CRD_KEY and subresource != "status":
+            causes += crds.validate(new, old)
+        elif rtype.custom is not None and rtype.custom.schema is not None:
+            causes += crschema.validate(new, rtype.custom.schema, old)
         if causes:
             raise errors.invalid(rtype.kind, rtype.group, name, causes)
         return new
@@ -605,7 +716,8 @@ class Registry:
         if old is None or not rtype.tracks_generation:
             return
         generation = int(_meta(old).get("generation") or 1)
-        if _spec_part(new) != _spec_part(old):
+        with_status = rtype.custom is not None and not rtype.has_status
+        if _spec_part(new, with_status=with_status) != _spec_part(old, with_status=with_status):
             generation += 1
         new["metadata"]["generation"] = generation
 
@@ -849,6 +961,8 @@ class Registry:
         finalizers = list(meta.get("finalizers") or [])
         if rtype.key == "/namespaces":
             return self._delete_namespace(obj)
+        if rtype.key == crds.CRD_KEY:
+            return self._delete_definition(obj)
         if policy == FOREGROUND and FINALIZER_FOREGROUND not in finalizers:
             finalizers.append(FINALIZER_FOREGROUND)
         if policy == ORPHAN and FINALIZER_ORPHAN not in finalizers:
@@ -876,6 +990,25 @@ class Registry:
         stored = self.store.put(rtype.key, updated)
         self._process_deletion(rtype, stored)
         return self.store.get(rtype.key, umeta.get("namespace", ""), umeta["name"]) or stored
+
+    def _delete_definition(self, crd: Obj) -> Obj:
+        """The CRD REST Delete: mark it, add the cleanup finalizer, say instances will go.
+
+        The CRD controller then deletes every custom resource and removes the finalizer."""
+        meta = _meta(crd)
+        if meta.get("deletionTimestamp"):
+            return crd
+        updated = _copy(crd)
+        umeta = updated["metadata"]
+        umeta["deletionTimestamp"] = rfc3339(self.clock.now())
+        umeta["deletionGracePeriodSeconds"] = 0
+        finalizers = list(umeta.get("finalizers") or [])
+        if crds.CLEANUP_FINALIZER not in finalizers:
+            finalizers.append(crds.CLEANUP_FINALIZER)
+        umeta["finalizers"] = finalizers
+        status = updated.setdefault("status", {})
+        crds.set_condition(status, crds.DELETION_PENDING, rfc3339(self.clock.now()))
+        return self.store.put(crds.CRD_KEY, updated)
 
     def _grace_period(self, rtype: ResourceType, obj: Obj, options: DeleteOptions) -> int:
         if rtype.key != "/pods":
@@ -1188,6 +1321,12 @@ class Watch:
         self.rv = rv
         self.initial = initial
 
+    @property
+    def gone(self) -> bool:
+        """The type is no longer served (its CRD was deleted): the stream should end."""
+        rtype = self.rtype
+        return self.registry.catalog.by_path(rtype.group, rtype.version, rtype.plural) is None
+
     def _visible(self, obj: Obj | None) -> bool:
         if obj is None:
             return False
@@ -1242,6 +1381,8 @@ class Watch:
             if not events:
                 yield None
             yield from events
+            if self.gone:
+                return
 
 
 def _as_client_error(exc: errors.ApiError) -> errors.ApiError:

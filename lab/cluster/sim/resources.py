@@ -5,16 +5,39 @@ subresources) and the few facts the generic storage needs to behave per kind (na
 not, whether a status subresource hides `.status` from main writes, whether `generation` is
 tracked, where a scale subresource reads its replicas). Everything else about a kind comes from
 its schema (`schema.py`) and the per-kind rules in `defaults.py` and `validation.py`.
+
+Custom resources are served types too: a CustomResourceDefinition adds one `ResourceType` per
+served version, carrying a `CustomResource` (its schema, printer columns, storage flag) instead
+of per-kind Python rules. The catalog changes while the server runs, so it keeps a `revision`
+that caches of derived documents (OpenAPI) compare against.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lab.cluster.sim.schema import SchemaNode
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 READ_VERBS = ("get", "list", "watch")
+# The order the apiextensions server lists a custom resource's verbs in.
+CUSTOM_VERBS = ("delete", "deletecollection", "get", "list", "patch", "create", "update", "watch")
+
+
+@dataclass(frozen=True)
+class CustomResource:
+    """What a CRD version says about its objects, for the generic storage and the printers."""
+
+    crd: str  # the CRD's name: buckets.s3.services.k8s.aws
+    schema: Mapping[str, Any] | None  # the version's openAPIV3Schema
+    node: SchemaNode | None = field(default=None, compare=False, hash=False)
+    printer_columns: tuple[Mapping[str, Any], ...] = ()
+    storage: bool = False
+    scale: Mapping[str, Any] | None = None  # subresources.scale: replica paths
 
 
 @dataclass(frozen=True)
@@ -31,6 +54,8 @@ class ResourceType:
     tracks_generation: bool = False
     # Kinds the real API server accepts but whose schema is synthesised (no 1.37 definition).
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # Set for custom resources: what their CRD version defines.
+    custom: CustomResource | None = field(default=None, compare=False, hash=False)
 
     @property
     def api_version(self) -> str:
@@ -38,7 +63,7 @@ class ResourceType:
 
     @property
     def singular(self) -> str:
-        return self.kind.lower()
+        return str(self.extra.get("singular") or self.kind.lower())
 
     @property
     def key(self) -> str:
@@ -60,7 +85,7 @@ class ResourceType:
 
     @property
     def list_kind(self) -> str:
-        return f"{self.kind}List"
+        return str(self.extra.get("listKind") or f"{self.kind}List")
 
 
 def _t(
@@ -272,6 +297,22 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _t("coordination.k8s.io", "v1", "Lease", "leases"),
 )
 
+# Served by kube-apiserver's apiextensions part rather than as a core kind (and, like it,
+# never sent as protobuf by kubectl, which has no Go type for it).
+EXTENSION_TYPES: tuple[ResourceType, ...] = (
+    _t(
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        namespaced=False,
+        short=["crd", "crds"],
+        categories=["api-extensions"],
+        sub=["status"],
+        generation=True,
+    ),
+)
+
 # Groups in the order the real server lists them (legacy core first, then by priority).
 GROUP_ORDER = (
     "",
@@ -291,32 +332,79 @@ GROUP_ORDER = (
 
 
 class ResourceCatalog:
-    """The served types, looked up the ways requests and objects name them."""
+    """The served types, looked up the ways requests and objects name them.
 
-    def __init__(self, types: Iterable[ResourceType] = BUILTIN_TYPES) -> None:
-        self._types: list[ResourceType] = []
+    Types come and go while the server runs (CRDs): writers take a lock and replace whole
+    tables, so readers on other threads always see a consistent set without locking.
+    """
+
+    def __init__(self, types: Iterable[ResourceType] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._types: tuple[ResourceType, ...] = ()
         self._by_path: dict[tuple[str, str, str], ResourceType] = {}
         self._by_kind: dict[tuple[str, str], ResourceType] = {}
         self._by_key: dict[str, ResourceType] = {}
-        for rtype in types:
+        self.revision = 0
+        for rtype in BUILTIN_TYPES + EXTENSION_TYPES if types is None else types:
             self.add(rtype)
 
+    def _rebuild(self, types: Iterable[ResourceType]) -> None:
+        ordered = tuple(types)
+        by_key: dict[str, ResourceType] = {}
+        for rtype in ordered:
+            # One storage key per group/plural; the storage version answers for it.
+            current = by_key.get(rtype.key)
+            if current is None or (rtype.custom is not None and rtype.custom.storage):
+                by_key[rtype.key] = rtype
+        self._by_path = {(t.group, t.version, t.plural): t for t in ordered}
+        self._by_kind = {(t.api_version, t.kind): t for t in ordered}
+        self._by_key = by_key
+        self._types = ordered
+        self.revision += 1
+
     def add(self, rtype: ResourceType) -> None:
-        self._types = [t for t in self._types if t.key != rtype.key] + [rtype]
-        self._by_path[(rtype.group, rtype.version, rtype.plural)] = rtype
-        self._by_kind[(rtype.api_version, rtype.kind)] = rtype
-        self._by_key[rtype.key] = rtype
+        """Serve a type, replacing the same group/version/plural if already served."""
+        self.replace(rtype.group, rtype.plural, [rtype], versions=(rtype.version,))
+
+    def replace(
+        self,
+        group: str,
+        plural: str,
+        types: Iterable[ResourceType],
+        *,
+        versions: Iterable[str] | None = None,
+    ) -> None:
+        """Serve `types` for group/plural instead of what was there (all versions, or only
+        `versions`), keeping every other type where it was."""
+        new = list(types)
+        dropped = set(versions) if versions is not None else None
+        with self._lock:
+            kept: list[ResourceType] = []
+            placed = False
+            for t in self._types:
+                if (
+                    t.group == group
+                    and t.plural == plural
+                    and (dropped is None or t.version in dropped)
+                ):
+                    if not placed:
+                        kept.extend(new)
+                        placed = True
+                    continue
+                kept.append(t)
+            if not placed:
+                kept.extend(new)
+            self._rebuild(kept)
 
     def remove(self, key: str) -> None:
-        rtype = self._by_key.pop(key, None)
-        if rtype is None:
-            return
-        self._types = [t for t in self._types if t.key != key]
-        self._by_path.pop((rtype.group, rtype.version, rtype.plural), None)
-        self._by_kind.pop((rtype.api_version, rtype.kind), None)
+        """Stop serving every version stored under `key` (`group/plural`)."""
+        with self._lock:
+            if key not in self._by_key:
+                return
+            self._rebuild(t for t in self._types if t.key != key)
 
     def __iter__(self) -> Iterator[ResourceType]:
-        return iter(list(self._types))
+        return iter(self._types)
 
     def by_path(self, group: str, version: str, plural: str) -> ResourceType | None:
         return self._by_path.get((group, version, plural))
@@ -327,6 +415,10 @@ class ResourceCatalog:
     def by_key(self, key: str) -> ResourceType | None:
         return self._by_key.get(key)
 
+    def versions_of(self, key: str) -> list[ResourceType]:
+        """Every served version stored under `key`."""
+        return [t for t in self._types if t.key == key]
+
     def groups(self) -> dict[str, list[str]]:
         """group -> its versions, preferred first, in discovery order."""
         found: dict[str, list[str]] = {}
@@ -334,8 +426,36 @@ class ResourceCatalog:
             versions = found.setdefault(rtype.group, [])
             if rtype.version not in versions:
                 versions.append(rtype.version)
+        for group, versions in found.items():
+            if group not in GROUP_ORDER:
+                versions.sort(key=version_priority)
         order = {g: i for i, g in enumerate(GROUP_ORDER)}
         return dict(sorted(found.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
 
     def in_group_version(self, group: str, version: str) -> list[ResourceType]:
         return [t for t in self._types if t.group == group and t.version == version]
+
+
+def version_priority(version: str) -> tuple[int, int, int, str]:
+    """Kubernetes' version order as a sort key: v2 < v1 < v1beta2 < v1beta1 < v1alpha1 < foo.
+
+    (Lower sorts first: GA before beta before alpha, higher numbers first, then other names.)
+    """
+    major, rest = _leading_number(version[1:]) if version.startswith("v") else (None, version)
+    if major is None:
+        return (3, 0, 0, version)
+    if not rest:
+        return (0, -major, 0, "")
+    for rank, stage in ((1, "beta"), (2, "alpha")):
+        if rest.startswith(stage):
+            minor, tail = _leading_number(rest[len(stage) :])
+            if minor is not None and not tail:
+                return (rank, -major, -minor, "")
+    return (3, 0, 0, version)
+
+
+def _leading_number(text: str) -> tuple[int | None, str]:
+    digits = len(text) - len(text.lstrip("0123456789"))
+    if digits == 0 or text[0] == "0":
+        return None, text
+    return int(text[:digits]), text[digits:]

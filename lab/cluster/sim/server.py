@@ -7,6 +7,13 @@ to the registry, and encodes answers the way clients ask for them: plain JSON, s
 Tables for `kubectl get`, PartialObjectMetadata, chunked watch streams, aggregated discovery.
 Every request leaves an entry in the API audit log.
 
+Custom resources are served like built-in kinds, with their CRD's printer columns; a path
+naming no served resource (a custom resource whose CRD is not there) gets a NotFound Status
+saying "the server could not find the requested resource", the words clients print for a
+real server's 404 there. Beside the
+Kubernetes paths, `/simcloud/v1/...` is the simulated cloud's console (`cloud/console.py`),
+behind the same bearer tokens and recorded in the same audit log.
+
 No request may crash the server or change state when refused: `ApiError`s become `Status`
 bodies, anything unexpected becomes a 500 Status and a line in the server log.
 """
@@ -15,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import socket
 import ssl
 import threading
@@ -31,10 +39,11 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 import yaml
 
-from lab.cluster.sim import discovery, errors, protobuf, selectors, tables
+from lab.cluster.sim import cloud, discovery, errors, protobuf, selectors, tables
 from lab.cluster.sim.auditlog import ApiAuditLog
 from lab.cluster.sim.auth import Authenticator, User, allowed
-from lab.cluster.sim.openapi import OpenApiDocuments
+from lab.cluster.sim.openapi import OpenApiDocuments, swagger_v2
+from lab.cluster.sim.patch import json_kind
 from lab.cluster.sim.registry import (
     APPLY_PATCH,
     BOOKMARK,
@@ -68,6 +77,8 @@ _PUBLIC_PATHS = {"/version", "/healthz", "/livez", "/readyz"}
 _TABLE_MARK = "as=Table"
 _PARTIAL_MARK = "as=PartialObjectMetadata"
 _JSON = "application/json"
+_NOT_FOUND_TEXT = b"404 page not found\n"
+_CONSOLE_VERBS = {"GET": "get", "HEAD": "get", "PATCH": "patch", "DELETE": "delete"}
 
 
 @dataclass(frozen=True)
@@ -135,22 +146,64 @@ def decode_body(data: bytes, content_type: str) -> Any:
     if not data.strip():
         return None
     if media == protobuf.PROTOBUF_MEDIA_TYPE:
-        return protobuf.decode(data)
+        return within_depth(protobuf.decode(data))
     try:
         if media in ("application/yaml", "application/apply-patch+yaml", "text/yaml"):
             try:
-                return orjson.loads(data)
+                return within_depth(orjson.loads(data))
             except orjson.JSONDecodeError:
-                return _yaml_load(data)
+                return within_depth(_yaml_load(data))
         if media in ("", "*/*", "application/json", "text/plain") or media.endswith("+json"):
-            return orjson.loads(data)
+            return within_depth(orjson.loads(data))
     except orjson.JSONDecodeError as exc:
         raise errors.bad_request(f"the request body is not valid JSON: {exc}") from None
     except yaml.YAMLError as exc:
         raise errors.bad_request(f"the request body is not valid YAML: {exc}") from None
     except UnicodeDecodeError:
         raise errors.bad_request("the request body is not valid UTF-8") from None
+    except RecursionError:
+        raise errors.bad_request(_TOO_DEEP) from None  # the YAML parser recurses per level
     raise errors.unsupported_media(content_type)
+
+
+# No Kubernetes object nests anywhere near this deep (a CRD's schema, the deepest, stays under
+# 40); past ~250 levels the server could not even encode the object again (audit log, answer).
+MAX_DEPTH = 100
+_INT64 = -(2**63)
+_TOO_DEEP = f"the request body is nested more than {MAX_DEPTH} levels deep"
+
+
+def within_depth(value: Any, depth: int = 0) -> Any:
+    """The decoded body, refused (400) past MAX_DEPTH levels or when a string holds a UTF-16
+    surrogate (a YAML "\\ud800" escape, which Go's YAML decoder refuses too): whatever is
+    accepted can be encoded again."""
+    if depth > MAX_DEPTH:
+        raise errors.bad_request(_TOO_DEEP)
+    if isinstance(value, str):
+        _encodable(value)
+    elif isinstance(value, int) and not isinstance(value, bool) and not _INT64 <= value < -_INT64:
+        # Go decodes JSON integers as int64; larger ones never reach an object.
+        raise errors.bad_request(
+            f"json: cannot unmarshal number {value} into Go value of type int64"
+        )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str):
+                _encodable(key)
+            within_depth(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            within_depth(item, depth + 1)
+    return value
+
+
+def _encodable(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise errors.bad_request(
+            "the request body is not valid YAML: found invalid Unicode character escape code"
+        ) from None
 
 
 class ApiServer:
@@ -173,6 +226,7 @@ class ApiServer:
         self.openapi = openapi
         self.audit = audit
         self.now = now
+        self.console = cloud.Console(cloud.Account(registry.store, now))
         self.stopping = threading.Event()
         self._httpd = _TlsHttpServer((host, port), _Handler, ssl_context, self)
         self._thread: threading.Thread | None = None
@@ -306,8 +360,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-cache, private")
         for warning in warnings or []:
-            escaped = warning.replace("\\", "\\\\").replace('"', '\\"')
-            self.send_header("Warning", f'299 - "{escaped}"')
+            self.send_header("Warning", f"299 - {quote_ascii(warning)}")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -319,8 +372,11 @@ class _Handler(BaseHTTPRequestHandler):
             chunks: list[bytes] = []
             total = 0
             while True:
-                line = self.rfile.readline(65537)
-                size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+                size = chunk_size(self.rfile.readline(65537))
+                if size is None:
+                    # The rest of the stream cannot be framed: answer, then hang up.
+                    self.close_connection = True
+                    raise errors.bad_request("invalid chunked request body")
                 if size == 0:
                     self.rfile.readline(65537)
                     break
@@ -328,7 +384,11 @@ class _Handler(BaseHTTPRequestHandler):
                 if total > MAX_BODY:
                     self.close_connection = True
                     raise errors.too_large(MAX_BODY)
-                chunks.append(self.rfile.read(size))
+                chunk = self.rfile.read(size)
+                if len(chunk) < size:
+                    self.close_connection = True
+                    raise errors.bad_request("invalid chunked request body")
+                chunks.append(chunk)
                 self.rfile.readline(65537)
             return b"".join(chunks)
         try:
@@ -375,11 +435,20 @@ class _Handler(BaseHTTPRequestHandler):
             user = exchange.user
             if method == "OPTIONS":
                 raise errors.method_not_supported("", "", "OPTIONS")
+            if path.startswith(cloud.PREFIX + "/") or path == cloud.PREFIX:
+                self._cloud_console(method, path, query, user)
+                return
             if self._non_resource(path, query):
                 return
             route = exchange.route = self._route(path)
             verb = exchange.verb = self._verb(method, route, query)
-            if not allowed(user, verb, route.rtype.plural, route.subresource):
+            if not allowed(
+                user,
+                verb,
+                route.rtype.plural,
+                route.subresource,
+                namespaced=route.rtype.namespaced,
+            ):
                 raise errors.forbidden(
                     user.name,
                     verb,
@@ -406,12 +475,13 @@ class _Handler(BaseHTTPRequestHandler):
             log.error(
                 "internal error serving %s %s:\n%s", method, self.path, traceback.format_exc()
             )
+            # Forget a half-built answer (a header that failed to encode) before starting anew.
+            self._headers_buffer: list[bytes] = []
             try:
                 self._discard_body()
                 self._send(500, orjson.dumps(errors.internal(type(exc).__name__).status()))
-            except OSError:
+            except Exception:  # noqa: BLE001 - even the 500 failed: hang up, never die
                 self.close_connection = True
-                self._audit(500)
 
     def _discard_body(self) -> None:
         """Leave the connection clean for the next request after refusing this one."""
@@ -513,6 +583,59 @@ class _Handler(BaseHTTPRequestHandler):
             audit_id=exchange.audit_id,
         )
 
+    # --- the simulated cloud's console ---------------------------------------------------------
+
+    def _cloud_console(self, method: str, path: str, query: dict[str, str], user: User) -> None:
+        target = cloud.route(path)
+        if target is None:
+            raise _Reply(404, _NOT_FOUND_TEXT, "text/plain; charset=utf-8")
+        verb = _CONSOLE_VERBS.get(method, method.lower())
+        body: Any = None
+        if method in ("POST", "PUT", "PATCH", "DELETE"):
+            raw = self._read_body()
+            try:
+                body = within_depth(orjson.loads(raw)) if raw.strip() else None
+            except (orjson.JSONDecodeError, errors.ApiError):
+                body = _Invalid()
+        ref = target.object_ref()
+        if verb != "get":
+            self._console_audit(user, verb, ref, body, None, "RequestReceived")
+        if isinstance(body, _Invalid):
+            answer = cloud.console.Answer(
+                400,
+                orjson.dumps({"code": "MalformedRequest", "message": "The body is not JSON."}),
+            )
+        else:
+            answer = self.api.console.handle(method, target, query, body, user)
+        self._console_audit(user, verb, ref, body, answer.code, "ResponseComplete")
+        self._exchange.audited = True
+        self._send(answer.code, answer.body, answer.content_type)
+
+    def _console_audit(
+        self,
+        user: User,
+        verb: str,
+        ref: dict[str, Any],
+        body: Any,
+        code: int | None,
+        stage: str,
+    ) -> None:
+        if self.api.audit is None:
+            return
+        self.api.audit.record(
+            user=user,
+            verb=verb,
+            uri=self.path,
+            user_agent=self.headers.get("User-Agent", ""),
+            code=code,
+            received=self._exchange.received,
+            completed=self.api.now(),
+            object_ref=ref,
+            request_object=None if isinstance(body, _Invalid) else body,
+            stage=stage,
+            audit_id=self._exchange.audit_id,
+        )
+
     # --- non-resource endpoints --------------------------------------------------------------
 
     def _public(self, path: str) -> None:
@@ -557,6 +680,9 @@ class _Handler(BaseHTTPRequestHandler):
                 raise errors.path_not_found(path)
             raise _Reply(200, orjson.dumps(found))
         if parts[0] == "openapi":
+            if parts[1:] == ["v2"]:
+                body, media = swagger_v2(KUBERNETES_VERSION["gitVersion"], accept)
+                raise _Reply(200, body, media)
             if len(parts) >= 2 and parts[1] == "v3":
                 if len(parts) == 2:
                     raise _Reply(200, orjson.dumps(self.api.openapi.root()))
@@ -593,9 +719,11 @@ class _Handler(BaseHTTPRequestHandler):
         ):
             pass  # /api/v1/namespaces/{name}/status
         elif rest[0] == "namespaces" and len(rest) >= 3:
-            raise errors.path_not_found(path)
+            raise _unknown_resource()
         rtype = catalog.by_path(group, version, rest[0])
-        if rtype is None or len(rest) > 3:
+        if rtype is None:
+            raise _unknown_resource()
+        if len(rest) > 3:
             raise errors.path_not_found(path)
         name = rest[1] if len(rest) >= 2 else ""
         sub = rest[2] if len(rest) == 3 else ""
@@ -747,6 +875,17 @@ class _Handler(BaseHTTPRequestHandler):
     def _create_subresource(self, req: Request, route: Route, body: Any) -> Any:
         registry = self.api.registry
         ns = route.namespace or ""
+        kind = {"eviction": "Eviction", "binding": "Binding"}.get(route.subresource, "")
+        if body is not None and not isinstance(body, dict):
+            raise errors.bad_request(
+                f"json: cannot unmarshal {json_kind(body)} into Go value of type v1.{kind}"
+            )
+        target_ref = (body or {}).get("target")
+        if route.subresource == "binding" and not isinstance(target_ref, dict | None):
+            raise errors.bad_request(
+                f"json: cannot unmarshal {json_kind(target_ref)} into Go struct field "
+                "Binding.target of type v1.ObjectReference"
+            )
         if route.subresource == "eviction":
             registry.delete(
                 req,
@@ -832,8 +971,13 @@ class _Handler(BaseHTTPRequestHandler):
         include = query.get("includeObject", "Metadata")
         now = self.api.now()
         rows = []
+        custom = rtype.custom
         for item in items:
-            row: dict[str, Any] = {"cells": tables.cells(rtype.group, rtype.kind, item, now)}
+            if custom is not None:
+                cells = tables.custom_cells(custom.printer_columns, item, now)
+            else:
+                cells = tables.cells(rtype.group, rtype.kind, item, now)
+            row: dict[str, Any] = {"cells": cells}
             if include == "Object":
                 row["object"] = item
             elif include != "None":
@@ -841,9 +985,12 @@ class _Handler(BaseHTTPRequestHandler):
             rows.append(row)
         table: dict[str, Any] = {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {}}
         if include_columns:
-            table["columnDefinitions"] = [
-                c.as_dict() for c in tables.columns(rtype.group, rtype.kind)
-            ]
+            found = (
+                tables.custom_columns(custom.printer_columns)
+                if custom is not None
+                else tables.columns(rtype.group, rtype.kind)
+            )
+            table["columnDefinitions"] = [c.as_dict() for c in found]
         table["rows"] = rows
         return table
 
@@ -903,6 +1050,8 @@ class _Handler(BaseHTTPRequestHandler):
                     break
                 for event_type, obj in events:
                     emit(event_type, obj)
+                if watch.gone:
+                    break  # the CRD was deleted: its watches end, as on a real server
                 if bookmarks and time.monotonic() - last_bookmark > 30:
                     emit(*watch.bookmark())
                     last_bookmark = time.monotonic()
@@ -910,6 +1059,52 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
             self.close_connection = True
+
+
+class _Invalid:
+    """A console request body that is not JSON."""
+
+
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def quote_ascii(text: str) -> str:
+    """`text` quoted as Go's strconv.QuoteToASCII does: a Warning header's text can then never
+    end the header (CR, LF) nor hold a byte HTTP/1.1 headers cannot carry."""
+    out = []
+    for char in text:
+        point = ord(char)
+        if char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif 0x20 <= point < 0x7F:
+            out.append(char)
+        elif point < 0x80:
+            out.append(f"\\x{point:02x}")
+        elif point <= 0xFFFF:
+            out.append(f"\\u{point:04x}")
+        else:
+            out.append(f"\\U{point:08x}")
+    return '"' + "".join(out) + '"'
+
+
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]+")
+
+
+def chunk_size(line: bytes) -> int | None:
+    """The size on one chunk-size line (RFC 9112 7.1: hex digits, then optional extensions),
+    or None when the line is not one: empty, not hex, signed, `0x`-prefixed, or cut off."""
+    if not line.endswith(b"\n"):
+        return None
+    digits = line.split(b";", 1)[0].strip()
+    if not _CHUNK_SIZE.fullmatch(digits):
+        return None
+    return int(digits, 16)
+
+
+def _unknown_resource() -> errors.ApiError:
+    """No such resource (say, a custom resource whose CRD is not installed). A real server's
+    not-found handler answers a bare 404, which client-go reports with exactly these words."""
+    return errors.ApiError(404, "NotFound", "the server could not find the requested resource")
 
 
 def _partial(obj: dict[str, Any]) -> dict[str, Any]:

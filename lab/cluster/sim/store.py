@@ -208,6 +208,8 @@ class Store:
         return self._rv
 
     def get(self, type_key: str, ns: str, name: str) -> Obj | None:
+        if not isinstance(name, str) or not isinstance(ns, str):
+            return None  # a malformed name from a request body (a map, a list) names nothing
         return self._objects.get(type_key, {}).get(ns, {}).get(name)
 
     def by_uid(self, uid: str) -> tuple[Ref, Obj] | None:

@@ -163,7 +163,7 @@ def _walk_string(value: Any, node: SchemaNode, path: str, report: _Report) -> An
 
 
 def _walk_integer(value: Any, node: SchemaNode, path: str, report: _Report) -> Any:
-    if isinstance(value, float) and value.is_integer():
+    if _integral(value):
         # JSON has one number type; 3.0 is the integer 3 (as the structural validator agrees).
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
@@ -171,11 +171,17 @@ def _walk_integer(value: Any, node: SchemaNode, path: str, report: _Report) -> A
     return _check_enum(value, node, path, report)
 
 
+def _integral(value: Any) -> bool:
+    """A float that is an int64 (1e300 is integral, but no Go integer holds it: a type error,
+    as Go's decoder reports, rather than a number nothing can encode again)."""
+    return isinstance(value, float) and value.is_integer() and -(2**63) <= value < 2**63
+
+
 def _walk_untyped(value: Any, node: SchemaNode, path: str, report: _Report) -> Any:
     if node.name == _QUANTITY_NODE:
         return _walk_quantity(value, path, report)
     if node.name == _INT_OR_STRING_NODE or node.raw.get("x-kubernetes-int-or-string"):
-        if isinstance(value, float) and value.is_integer():
+        if _integral(value):
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int | str):
             return _type_error(value, "integer,string", path, report)

@@ -19,15 +19,24 @@ Two details live outside a single row and are exposed separately:
 
 `event_interval` gives the `2m (x5 over 10m)` form of `kubectl events` / `kubectl describe`;
 the server's Event table itself shows only the last-seen age, as the real one does.
+
+Custom resources print what their CRD version declares (`custom_columns`, `custom_cells`):
+`Name`, then each `additionalPrinterColumns` entry evaluated as client-go's JSONPath with
+missing keys allowed, typed as the apiextensions table convertor types cells (integers as
+integers, dates as ages, strings printed as kubectl's jsonpath prints them); a CRD with no
+columns gets the server's default `Name` and `Age`.
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from lab.cluster.quantity import display_quantity
@@ -1763,3 +1772,275 @@ def row_conditions(group: str, kind: str, obj: Mapping[str, Any]) -> list[dict[s
     else:
         return []
     return [{"type": "Completed", "status": "True", "reason": phase, "message": message}]
+
+
+# --- custom resources: CRD additionalPrinterColumns -------------------------------------------
+
+_DEFAULT_CUSTOM_COLUMNS: tuple[Mapping[str, Any], ...] = (
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+)
+
+
+def _custom_column_specs(
+    printer_columns: Sequence[Mapping[str, Any]],
+) -> Sequence[Mapping[str, Any]]:
+    """serveDefaultColumnsIfEmpty: a CRD without columns prints its objects' age."""
+    return printer_columns or _DEFAULT_CUSTOM_COLUMNS
+
+
+def custom_columns(printer_columns: Sequence[Mapping[str, Any]]) -> list[Column]:
+    """The column definitions of a custom resource's table (tableconvertor.New)."""
+    found = [_name_column()]
+    for spec in _custom_column_specs(printer_columns):
+        path = _str(spec.get("jsonPath"))
+        description = _str(spec.get("description"))
+        if not description:
+            description = (
+                _meta("creationTimestamp")
+                if spec is _DEFAULT_CUSTOM_COLUMNS[0]
+                else f"Custom resource definition column (in JSONPath format): {path}"
+            )
+        found.append(
+            Column(
+                _str(spec.get("name")),
+                _str(spec.get("type")),
+                _str(spec.get("format")),
+                description,
+                _int(spec.get("priority")),
+            )
+        )
+    return found
+
+
+def custom_cells(
+    printer_columns: Sequence[Mapping[str, Any]], obj: Mapping[str, Any], now: datetime
+) -> list[Any]:
+    """One row of a custom resource's table: the name, then each column's first match."""
+    row: list[Any] = [_name(obj)]
+    for spec in _custom_column_specs(printer_columns):
+        results = jsonpath_find(obj, _str(spec.get("jsonPath")))
+        if not results:
+            row.append(None)
+            continue
+        kind = _str(spec.get("type"))
+        row.append(
+            _text_cell(results[0]) if kind == "string" else _typed_cell(kind, results[0], now)
+        )
+    return row
+
+
+def _text_cell(value: Any) -> str | None:
+    """What kubectl's jsonpath prints for a value: text as is, maps and lists as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    return _go_print(value)
+
+
+def _go_print(value: Any) -> str:
+    """fmt.Fprint of a decoded JSON scalar."""
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return _go_float(value)
+    return str(value)
+
+
+def _go_float(value: float) -> str:
+    """strconv.FormatFloat(v, 'g', -1, 64): shortest digits, exponent below 1e-4 or from 1e21."""
+    if value == 0 or not math.isfinite(value):
+        return {0.0: "0"}.get(value, "+Inf" if value > 0 else "-Inf" if value < 0 else "NaN")
+    exponent = math.floor(math.log10(abs(value)))
+    shortest = repr(value)
+    if -4 <= exponent < 21:
+        text = format(Decimal(shortest), "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    mantissa, _, power = format(Decimal(shortest), "e").partition("e")
+    mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa
+    sign = "-" if power.startswith("-") else "+"
+    return f"{mantissa}e{sign}{abs(int(power)):02d}"
+
+
+def _typed_cell(kind: str, value: Any, now: datetime) -> Any:
+    """cellForJSONValue: the value when it has the column's type, else an empty cell."""
+    if value is None:
+        return None
+    if kind == "integer" and isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    if kind == "number" and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if kind == "boolean" and isinstance(value, bool):
+        return value
+    if kind == "date" and isinstance(value, str):
+        match = _TIMESTAMP.match(value)
+        if match is None:
+            return "<invalid>"
+        moment = _parse_time(value)
+        if moment is None:
+            return "<unknown>"
+        return human_duration(_aware(now) - moment)
+    return None
+
+
+# A small client-go JSONPath: fields, ['quoted'] keys, [n] / [-n] / [a:b] indexes, [*], `..`
+# and [?(@.path OP literal)] filters: what printer columns use.
+_TOKEN = re.compile(
+    r"""\.\.(?P<recurse>[A-Za-z0-9_\-]+|\*)?"""
+    r"""|\.(?P<field>[A-Za-z0-9_\-]+|\*)"""
+    r"""|\[\?\((?P<filter>.*?)\)\]"""
+    r"""|\[(?P<bracket>[^\]]*)\]"""
+)
+_FILTER = re.compile(
+    r"""^\s*@(?P<path>(?:\.[A-Za-z0-9_\-]+)*)\s*(?:(?P<op>==|!=|<=|>=|<|>)\s*(?P<value>.+?))?\s*$"""
+)
+
+
+def jsonpath_find(obj: Any, expression: str) -> list[Any]:
+    """Every match of `expression` (without the braces) in `obj`; [] when nothing matches."""
+    text = expression.strip()
+    if text.startswith("{") and text.endswith("}"):
+        text = text[1:-1]
+    if text in ("", "."):
+        return [obj]
+    current = [obj]
+    position = 0
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if match is None:
+            return []
+        position = match.end()
+        current = _step(current, match)
+        if not current:
+            return []
+    return current
+
+
+def _step(values: list[Any], match: re.Match[str]) -> list[Any]:
+    if match.group("recurse") is not None or match.group(0) == "..":
+        name = match.group("recurse") or "*"
+        return [found for value in values for found in _descend(value, name)]
+    if match.group("field") is not None:
+        return _children(values, match.group("field"))
+    if match.group("filter") is not None:
+        return _filtered(values, match.group("filter"))
+    return _bracket(values, match.group("bracket"))
+
+
+def _children(values: list[Any], name: str) -> list[Any]:
+    found: list[Any] = []
+    for value in values:
+        if not isinstance(value, Mapping):
+            continue
+        if name == "*":
+            found.extend(value.values())
+        elif name in value:
+            found.append(value[name])
+    return found
+
+
+def _descend(value: Any, name: str) -> list[Any]:
+    found: list[Any] = []
+    if isinstance(value, Mapping):
+        found.extend(_children([value], name))
+        for child in value.values():
+            found.extend(_descend(child, name))
+    elif isinstance(value, list):
+        for child in value:
+            found.extend(_descend(child, name))
+    return found
+
+
+def _bracket(values: list[Any], inside: str) -> list[Any]:
+    inside = inside.strip()
+    if inside == "*":
+        return [item for value in values for item in _all_items(value)]
+    if len(inside) >= 2 and inside[0] == inside[-1] and inside[0] in "'\"":
+        return _children(values, inside[1:-1])
+    found: list[Any] = []
+    for value in values:
+        if not isinstance(value, list):
+            continue
+        if ":" in inside:
+            start, _, end = inside.partition(":")
+            found.extend(value[_index(start, None) : _index(end, None)])
+            continue
+        index = _index(inside, None)
+        if index is not None and -len(value) <= index < len(value):
+            found.append(value[index])
+    return found
+
+
+def _index(text: str, default: int | None) -> int | None:
+    text = text.strip()
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        return default
+
+
+def _all_items(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return list(value)
+    if isinstance(value, Mapping):
+        return list(value.values())
+    return []
+
+
+def _filtered(values: list[Any], condition: str) -> list[Any]:
+    parsed = _FILTER.match(condition)
+    if parsed is None:
+        return []
+    keys = [k for k in parsed.group("path").split(".") if k]
+    op = parsed.group("op")
+    literal = _literal(parsed.group("value")) if op else None
+    found: list[Any] = []
+    for item in (item for value in values for item in _all_items(value)):
+        current: Any = item
+        present = True
+        for key in keys:
+            if not isinstance(current, Mapping) or key not in current:
+                present = False
+                break
+            current = current[key]
+        if not present:
+            continue
+        if op is None or _compare(current, op, literal):
+            found.append(item)
+    return found
+
+
+def _literal(text: str) -> Any:
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    if text in ("true", "false"):
+        return text == "true"
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _compare(left: Any, op: str, right: Any) -> bool:
+    if op == "==":
+        return bool(left == right)
+    if op == "!=":
+        return bool(left != right)
+    numbers = (int, float)
+    if not (isinstance(left, numbers) and isinstance(right, numbers)):
+        return False
+    return {
+        "<": left < right,
+        ">": left > right,
+        "<=": left <= right,
+        ">=": left >= right,
+    }[op]

@@ -5,6 +5,8 @@
 module is one controller, named after what it simulates: `deployment.py`, `replicaset.py`,
 `scheduler.py`, `kubelet.py`, `endpoints.py`, `endpointslices.py`, `hpa.py`, `job.py`,
 `statefulset.py`, and `simsettings.py`, which follows the simulator's own settings ConfigMap.
+`crd.py` is the apiextensions server's own controllers (CRD names, Established, cleanup);
+`ack.py` holds the simulated cloud's controllers (ACK's s3, rds and iam controllers).
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ BUILTIN = (
     ("hpa", "HorizontalPodAutoscalerController"),
     ("job", "JobController"),
     ("statefulset", "StatefulSetController"),
+    ("crd", "CustomResourceDefinitionController"),
+    ("ack", "BucketController"),
+    ("ack", "DBInstanceController"),
+    ("ack", "RoleController"),
 )
 
 
