@@ -507,7 +507,8 @@ class _Handler(BaseHTTPRequestHandler):
             groups = tuple(self.headers.get_all("Impersonate-Group") or ()) or (
                 "system:authenticated",
             )
-            persona = User(target, groups, "view")
+            # Nobody bound it to a role: as on a real cluster, it may do nothing (discovery aside).
+            persona = User(target, groups, "")
         return persona, user
 
     def _object_ref(self, name: str) -> dict[str, Any]:
