@@ -18,6 +18,7 @@ import pytest
 
 if TYPE_CHECKING:
     from lab.cluster.sim.cluster import EmbeddedCluster
+    from lab.workspace import Lab
 
 
 def kubectl_binary() -> Path:
@@ -127,3 +128,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         for nodeid in _skipped:
             print(f"  {nodeid}")
         session.exitstatus = 1
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    """A running lab from the web-app template on instant simulator timings, synced."""
+    from lab.cluster.sim.settings import Timings
+    from lab.workspace import Lab
+
+    made = Lab.init(tmp_path / "lab", "web-app")
+    made.up(timings=Timings.instant())
+    try:
+        made.wait_until_synced("web", timeout=60)
+        yield made
+    finally:
+        made.down()

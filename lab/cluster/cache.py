@@ -5,7 +5,13 @@ server each time would be slow and would miss the moment a hand change happens. 
 cluster cache and client-go's informers, `LiveCache` lists each kind once, then follows its
 watch stream, keeping an in-memory copy and calling `on_change(kind, old, new)` for every
 difference. It relists after a 410 Expired and after the API server comes back, reporting the
-outage (`healthy`, `last_error`) instead of failing.
+outage (`healthy`, `last_error`, and `on_health` when it starts and ends) instead of failing.
+
+While the API server is away each informer retries with a back-off: 1 s, doubling, capped at
+30 s (client-go's reflector backs off the same way, to 30 s). The first failure of an outage is
+logged as a warning with the schedule; retries at debug level; the return at info. When one
+informer reaches the server again the others are woken at once rather than left to sleep out
+their back-off, so recovery costs one successful request, not up to 30 s.
 """
 
 from __future__ import annotations
@@ -16,7 +22,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab.cluster.client import ApiRejected, ClusterClient, ClusterError, ClusterUnavailable
+from lab.cluster.client import (
+    ApiRejected,
+    ClusterClient,
+    ClusterError,
+    ClusterUnavailable,
+    UnknownKind,
+)
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +36,10 @@ Obj = dict[str, Any]
 KindKey = tuple[str, str]  # (apiVersion, kind)
 ObjKey = tuple[str, str]  # (namespace, name)
 ChangeHandler = Callable[[KindKey, "Obj | None", "Obj | None"], None]
+HealthHandler = Callable[[bool, str], None]  # (healthy, the error while not) on each flip
+
+FIRST_BACKOFF = 1.0
+MAX_BACKOFF = 30.0
 
 
 def _key(obj: Obj) -> ObjKey:
@@ -49,15 +65,21 @@ class LiveCache:
         on_change: ChangeHandler | None = None,
         *,
         watch_timeout: int = 20,
-        max_backoff: float = 10.0,
+        first_backoff: float = FIRST_BACKOFF,
+        max_backoff: float = MAX_BACKOFF,
+        on_health: HealthHandler | None = None,
     ) -> None:
         self.client = client
         self.on_change = on_change
+        self.on_health = on_health
         self.watch_timeout = watch_timeout
+        self.first_backoff = first_backoff
         self.max_backoff = max_backoff
         self._informers: dict[KindKey, _Informer] = {}
         self._lock = threading.RLock()
         self._stop = threading.Event()
+        self._retry = threading.Condition()  # wakes sleeping informers when one gets through
+        self._was_healthy = True
 
     # --- following kinds -------------------------------------------------------------------
 
@@ -67,7 +89,12 @@ class LiveCache:
         with self._lock:
             if key in self._informers:
                 return True
-            if self.client.namespaced(api_version, kind) is None:
+            try:
+                if self.client.namespaced(api_version, kind) is None:
+                    return False
+            except ClusterError as exc:
+                # Discovery needs the API server: while it is away, follow the kind later.
+                log.debug("cannot follow %s yet: %s", kind, exc)
                 return False
             informer = _Informer(key)
             self._informers[key] = informer
@@ -89,6 +116,8 @@ class LiveCache:
 
     def stop(self) -> None:
         self._stop.set()
+        with self._retry:
+            self._retry.notify_all()
         self.client.interrupt_watches()
         with self._lock:
             informers = list(self._informers.values())
@@ -152,8 +181,70 @@ class LiveCache:
                 self._notify(informer.kind, obj, None)
         return rv
 
+    def _health_changed(self) -> None:
+        """Tell `on_health` when the cache as a whole turns unhealthy or healthy again."""
+        with self._lock:
+            healthy = self.healthy
+            if healthy == self._was_healthy:
+                return
+            self._was_healthy = healthy
+            error = self.last_error
+        if self.on_health is not None:
+            try:
+                self.on_health(healthy, error)
+            except Exception:
+                log.exception("health handler failed")
+
+    def _unserved(self, informer: _Informer) -> bool:
+        """After a 404: is the kind no longer served (its CRD was deleted)? Then, as Argo CD's
+        cluster cache does, its objects are gone (each reported deleted) and the kind is no
+        longer followed; `ensure` follows it again once it is served. Not an outage: the
+        cache stays healthy. False if discovery still serves it (or cannot be asked)."""
+        self.client.forget_discovery()
+        try:
+            if self.client.namespaced(*informer.kind) is not None:
+                return False
+        except ClusterError:
+            return False
+        with self._lock:
+            if self._informers.get(informer.kind) is informer:
+                del self._informers[informer.kind]
+        gone, informer.objects = informer.objects, {}
+        for obj in gone.values():
+            self._notify(informer.kind, obj, None)
+        if informer.last_error:
+            informer.last_error = ""
+            self._health_changed()
+        informer.synced.set()
+        log.info("%s (%s) is no longer served: not followed", informer.kind[1], informer.kind[0])
+        return True
+
+    def _failed(self, informer: _Informer, exc: Exception, backoff: float) -> float:
+        """Record an informer's failure, sleep its back-off (or until another informer gets
+        through), and return the next back-off."""
+        if self._stop.is_set():
+            return backoff  # stopping: the watch was cut on purpose
+        first = not informer.last_error
+        informer.last_error = str(exc)
+        informer.synced.set()  # waiting for it must not hang: the error is reported
+        if first:
+            log.warning(
+                "%s: %s; retrying in %g s, doubling up to %g s",
+                informer.kind[1],
+                exc,
+                backoff,
+                self.max_backoff,
+            )
+        else:
+            log.debug("%s: still failing (%s); next try in %g s", informer.kind[1], exc, backoff)
+        self._health_changed()
+        with self._retry:
+            if not self._stop.is_set():
+                self._retry.wait(backoff)
+        return min(self.max_backoff, backoff * 2)
+
     def _run(self, informer: _Informer) -> None:
-        backoff = 0.5
+        backoff = self.first_backoff
         rv = ""
         while not self._stop.is_set():
             try:
@@ -162,8 +253,11 @@ class LiveCache:
                     informer.synced.set()
                     if informer.last_error:
                         log.info("%s: the API server answers again", informer.kind[1])
-                    informer.last_error = ""
-                    backoff = 0.5
+                        informer.last_error = ""
+                        with self._retry:
+                            self._retry.notify_all()  # the others need not sleep it out
+                        self._health_changed()
+                    backoff = self.first_backoff
                 for event in self.client.watch(
                     *informer.kind, resource_version=rv, timeout_seconds=self.watch_timeout
                 ):
@@ -185,13 +279,19 @@ class LiveCache:
                 if exc.code == 410:
                     rv = ""  # too old: list again
                     continue
-                informer.last_error = str(exc)
+                if exc.code == 404 and self._unserved(informer):
+                    return  # its CRD is gone: not an outage (see _unserved)
                 rv = ""
-                self._stop.wait(backoff)
-                backoff = min(self.max_backoff, backoff * 2)
+                backoff = self._failed(informer, exc, backoff)
+            except UnknownKind as exc:  # discovery no longer lists the kind (list, relist)
+                if self._unserved(informer):
+                    return
+                rv = ""
+                backoff = self._failed(informer, exc, backoff)
             except (ClusterUnavailable, ClusterError) as exc:
-                informer.last_error = str(exc)
-                informer.synced.set()  # waiting for it must not hang: the error is reported
                 rv = ""
-                self._stop.wait(backoff)
-                backoff = min(self.max_backoff, backoff * 2)
+                backoff = self._failed(informer, exc, backoff)
+            except Exception as exc:  # an informer thread must never die
+                log.exception("%s: unexpected error in the watch loop", informer.kind[1])
+                rv = ""
+                backoff = self._failed(informer, exc, backoff)

@@ -36,6 +36,13 @@ Errors:
     AuditError          the log cannot be opened or read, in plain words
      └─ AuditWriteError an event could not be recorded (full disk, I/O error, read-only
                         file, closed log); nothing of it was written and the log is unchanged
+
+When the file refuses a write (a full disk, an I/O error), the event is not dropped: the
+writer keeps it in memory, in order, with any others that could not be written, and writes
+them all (before the next event, and in `flush()`) as soon as the file takes writes again, so
+the chain has no gap and no event changes its place. `pending` says how many wait; up to
+`MAX_PENDING` are kept, beyond that the oldest are dropped and counted in `lost`. Events still
+waiting when the process ends are lost; the error said so when it happened.
 """
 
 from __future__ import annotations
@@ -81,6 +88,7 @@ __all__ = [
     "parse_time",
     "plain",
     "redact",
+    "to_json",
 ]
 
 EVENT_TYPES: tuple[str, ...] = (
@@ -94,8 +102,12 @@ EVENT_TYPES: tuple[str, ...] = (
     "RevisionVerified",
     "VerificationFailed",
     "SourceError",
+    "SourceRecovered",
     "ComparisonError",
     "PolicyViolation",
+    # the cluster's API server, as the engine sees it
+    "ClusterUnreachable",
+    "ClusterReachable",
     # operations and what they changed
     "SyncStarted",
     "SyncSucceeded",
@@ -104,6 +116,8 @@ EVENT_TYPES: tuple[str, ...] = (
     "HealthChanged",
     "DriftDetected",
     "DriftCorrected",
+    "PruneRequired",
+    "SyncInterrupted",
     "RolledBack",
     "SyncPolicyChanged",
     # change review: merge requests on the lab's Git server
@@ -127,6 +141,11 @@ _ENGINE_FINDINGS = frozenset(
         "RevisionVerified",
         "VerificationFailed",
         "SourceError",
+        "SourceRecovered",
+        "ClusterUnreachable",
+        "ClusterReachable",
+        "PruneRequired",
+        "SyncInterrupted",
         "ComparisonError",
         "PolicyViolation",
         "SyncStatusChanged",
@@ -461,6 +480,22 @@ def actor_of(type: str, data: Mapping[str, Any]) -> str:
 # --- the log -----------------------------------------------------------------------------
 
 
+MAX_PENDING = 10_000  # events kept in memory while the file refuses writes
+
+
+@dataclass(frozen=True)
+class _Row:
+    """An event ready to be chained: what `_insert` takes, in its order."""
+
+    type: str
+    app: str
+    actor: str
+    message: str
+    when: str
+    body: dict[str, Any]
+    data_text: str
+
+
 class AuditLog:
     """The audit log in one SQLite file (WAL).
 
@@ -473,6 +508,13 @@ class AuditLog:
         self.read_only = read_only
         self._lock = threading.Lock()
         self._db = _open_reader(path) if read_only else _open_writer(path)
+        self._pending: list[_Row] = []  # refused by the file: written first when it can
+        self.lost = 0  # dropped from memory past MAX_PENDING while the file refused writes
+
+    @property
+    def pending(self) -> int:
+        """Events kept in memory because the file refused them, waiting to be written."""
+        return len(self._pending)
 
     def __enter__(self) -> AuditLog:
         return self
@@ -524,15 +566,69 @@ class AuditLog:
         who = plain(actor) or actor_of(type, body)
         line = " ".join(plain(message).splitlines())
         data_text = canonical_json(body).decode("utf-8")
+        row = _Row(type, app, who, line, when, body, data_text)
         with self._lock:
+            if self._pending:
+                self._pending.append(row)  # after those waiting: the order is the order seen
+                written = self._write_pending(type)
+                if written is None:
+                    raise AssertionError("the pending events were written but none returned")
+                return written
             try:
-                seq, digest, prev = self._insert(type, app, who, line, when, body, data_text)
+                return self._write(row)
             except sqlite3.Error as exc:
+                reason = _plain_reason(exc)
+                if isinstance(exc, sqlite3.ProgrammingError):  # closed: no later write
+                    raise AuditWriteError(
+                        f"could not record {type} in the audit log {self.path}: {reason}; "
+                        "nothing was written and the log is unchanged"
+                    ) from exc
+                self._pending.append(row)
+                raise AuditWriteError(self._kept(type, reason)) from exc
+
+    def flush(self) -> int:
+        """Write the events kept in memory, if the file takes them now; how many still wait.
+        Raises nothing: a file still refusing writes just keeps them waiting."""
+        with self._lock:
+            if self._pending:
+                with contextlib.suppress(AuditWriteError):
+                    self._write_pending("")
+            return len(self._pending)
+
+    def _write(self, row: _Row) -> AuditEvent:
+        seq, digest, prev = self._insert(
+            row.type, row.app, row.actor, row.message, row.when, row.body, row.data_text
+        )
+        return AuditEvent(
+            seq, row.when, row.type, row.app, row.actor, row.message, row.body, prev, digest
+        )
+
+    def _write_pending(self, type: str) -> AuditEvent | None:
+        """Write the waiting events in order; the last one written, or AuditWriteError."""
+        last = None
+        while self._pending:
+            try:
+                last = self._write(self._pending[0])
+            except sqlite3.Error as exc:
+                if len(self._pending) > MAX_PENDING:
+                    dropped = len(self._pending) - MAX_PENDING
+                    del self._pending[:dropped]
+                    self.lost += dropped
                 raise AuditWriteError(
-                    f"could not record {type} in the audit log {self.path}: "
-                    f"{_plain_reason(exc)}; nothing was written and the log is unchanged"
+                    self._kept(type or self._pending[-1].type, _plain_reason(exc))
                 ) from exc
-        return AuditEvent(seq, when, type, app, who, line, body, prev, digest)
+            self._pending.pop(0)
+        return last
+
+    def _kept(self, type: str, reason: str) -> str:
+        waiting = len(self._pending)
+        lost = f"; {self.lost} older events were dropped from memory" if self.lost else ""
+        return (
+            f"could not record {type} in the audit log {self.path}: {reason}; nothing was "
+            f"written and the log is unchanged. The event is kept in memory ({waiting} "
+            "waiting) and written, in order, once the file takes writes again; it is lost if "
+            f"the lab stops first{lost}"
+        )
 
     def _insert(
         self,
@@ -864,6 +960,13 @@ _REASONS = (
 
 
 # --- views -------------------------------------------------------------------------------
+
+
+def to_json(events: Sequence[AuditEvent], *, indent: int | None = 2) -> str:
+    """The events as a JSON array, each entry exactly as hashed plus its `hash`: what
+    `gitops-lab audit --format json` prints and what anyone can re-hash to check the chain."""
+    return json.dumps([{**e.content(), "hash": e.hash} for e in events], indent=indent)
+
 
 _TEXT_COLUMNS = ("type", "app", "actor", "message", "resource", "revision", "operation")
 

@@ -13,7 +13,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ ROLLBACK = "rollback"
 SUCCEEDED = "Succeeded"
 FAILED = "Failed"
 RUNNING = "Running"
+INTERRUPTED = "interrupted: the lab stopped during this sync"
 
 
 @dataclass(frozen=True)
@@ -110,11 +111,18 @@ class History:
                 "CREATE TABLE IF NOT EXISTS app_flags (app TEXT, key TEXT, value TEXT, "
                 "PRIMARY KEY (app, key))"
             )
-            # An operation cut short by a crash is not left "Running" forever.
+            # An operation cut short by a crash (kill -9, a power cut) is not left "Running"
+            # forever: closed as Failed, and kept for the owner to report (`interrupted`).
+            rows = db.execute(
+                "SELECT * FROM history WHERE phase = ? ORDER BY id", (RUNNING,)
+            ).fetchall()
             db.execute(
                 "UPDATE history SET phase = ?, message = ? WHERE phase = ?",
-                (FAILED, "interrupted: the lab stopped while this sync was running", RUNNING),
+                (FAILED, INTERRUPTED, RUNNING),
             )
+        self.interrupted: tuple[HistoryEntry, ...] = tuple(
+            replace(_entry(row), phase=FAILED, message=INTERRUPTED) for row in rows
+        )
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:

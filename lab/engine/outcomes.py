@@ -17,11 +17,16 @@ What is measured, from which events:
   app Healthy again with no failed sync outstanding (HealthChanged to Healthy once a newer
   sync has started, or that sync succeeding while health is Healthy). Trouble on a revision
   the app already ran healthily (a hand change, a cluster hiccup) is drift, not a bad commit,
-  and is not counted. A further bad push during an incident extends it. A lab restart
-  (LabStarted / LabStopped) drops what cannot be followed across it, uncounted: the engine
-  starts afresh.
+  and is not counted. A revision ran healthily only if Healthy was reported after its own
+  sync (and after any Progressing that followed it), or drift was seen on it while Healthy:
+  a SyncSucceeded arrives before the new rollout reports Progressing, so the Healthy of the
+  revision before must not vouch for it. A further bad push during an incident extends it.
+  A lab restart (LabStarted / LabStopped) drops what cannot be followed across it,
+  uncounted: the engine starts afresh.
 - changes per actor: commits pushed, hand changes (DriftDetected) and syncs started, by the
-  event's actor ("unknown" when the log does not say).
+  event's actor ("unknown" when the log does not say). An object Git dropped while prune was
+  off (PruneRequired; a DriftDetected of state Extra with nobody behind it in older logs) is
+  neither drift nor a hand change.
 """
 
 from __future__ import annotations
@@ -90,6 +95,8 @@ def outcomes(events: Sequence[AuditEvent]) -> Outcomes:
     recovery = _Recovery()
     changes: Counter[str] = Counter()
     for event in ordered:
+        if _is_orphan(event):
+            continue  # left behind by prune-off: nobody changed anything
         drift.see(event)
         recovery.see(event)
         if event.type in _CHANGES:
@@ -101,6 +108,16 @@ def outcomes(events: Sequence[AuditEvent]) -> Outcomes:
         changes_per_actor=dict(changes),
         drifts=drift.count,
         recoveries=tuple(recovery.done),
+    )
+
+
+def _is_orphan(event: AuditEvent) -> bool:
+    """A DriftDetected an older engine raised for an object Git dropped while prune was off
+    (now a PruneRequired): Argo CD's "requires pruning", not a hand change."""
+    return (
+        event.type == "DriftDetected"
+        and event.data.get("state") == "Extra"
+        and not event.data.get("changedBy")
     )
 
 
@@ -168,6 +185,10 @@ class _App:
     revision: str = ""  # the revision of the latest sync
     sync_ok: bool | None = None  # did the latest sync succeed? (None: running, or unknown)
     good: str = ""  # the last revision seen synced and healthy
+    # Synced while the app still looked Healthy: the rollout may not have begun, so it is not
+    # good yet. A Healthy after the sync (and after any Progressing) or drift seen on it first
+    # (the engine reports drift only on a settled revision) confirm it.
+    pending: str = ""
     incident: _Incident | None = None
 
 
@@ -194,7 +215,7 @@ class _Recovery:
         elif kind == "SyncSucceeded":
             app = self._app(event)
             app.revision, app.sync_ok = revision or app.revision, True
-            self._settle(event, app)
+            self._settle(event, app, confirmed=False)
         elif kind == "SyncFailed":
             app = self._app(event)
             app.revision, app.sync_ok = revision or app.revision, False
@@ -202,10 +223,16 @@ class _Recovery:
         elif kind == "HealthChanged":
             app = self._app(event)
             app.health = str(data.get("to") or "")
+            if app.health != _HEALTHY:
+                app.pending = ""  # the revision's rollout is under way: not good yet
             if app.health == _DEGRADED:
                 self._open(event, app, "Degraded")
             elif app.health == _HEALTHY:
-                self._settle(event, app)
+                self._settle(event, app, confirmed=True)
+        elif kind == "DriftDetected" and event.app in self.apps:
+            app = self.apps[event.app]
+            if app.pending and app.pending == app.revision and app.health == _HEALTHY:
+                app.good = app.pending
 
     def _app(self, event: AuditEvent) -> _App:
         return self.apps.setdefault(event.app, _App())
@@ -217,8 +244,12 @@ class _Recovery:
         started = self.pushed.get(app.revision) or self.seen.get((event.app, app.revision))
         app.incident = _Incident(app.revision, cause, started if started and started <= at else at)
 
-    def _settle(self, event: AuditEvent, app: _App) -> None:
-        """Healthy with its latest sync succeeded: the incident, if any, is over."""
+    def _settle(self, event: AuditEvent, app: _App, *, confirmed: bool) -> None:
+        """Healthy with its latest sync succeeded: the incident, if any, is over.
+
+        `confirmed`: the Healthy was reported now (a HealthChanged), not carried over from
+        before the sync; only then does the synced revision count as good.
+        """
         # A failed sync with nothing newer started is not over, even if pods look fine: Git
         # is not applied. Before any HealthChanged the app is taken as healthy (the engine
         # reports changes, and a sync refused at dry-run changes nothing); but only a revision
@@ -226,7 +257,10 @@ class _Recovery:
         if app.sync_ok is False or app.health not in ("", _HEALTHY):
             return
         if app.health == _HEALTHY and app.sync_ok:
-            app.good = app.revision
+            if confirmed:
+                app.good, app.pending = app.revision, ""
+            else:
+                app.pending = app.revision
         incident, app.incident = app.incident, None
         if incident is None:
             return

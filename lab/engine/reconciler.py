@@ -21,6 +21,7 @@ lab prints and audits: who drifted what, when it was detected and corrected.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -35,6 +36,7 @@ from lab.cluster.client import ClusterClient, ClusterError
 from lab.engine import health as health_rules
 from lab.engine.apiaudit import ApiAuditTrail, ApiChange
 from lab.engine.app import AppSpec
+from lab.engine.audit import ENGINE_ACTOR
 from lab.engine.diff import FieldChange, ResourceDiff, compare
 from lab.engine.history import (
     AUTO_SYNC,
@@ -136,7 +138,11 @@ class AppStatus:
             return self.conditions[0]
         if self.sync is SyncStatus.OUT_OF_SYNC:
             drifted = [r for r in self.resources if r.state != "Synced"]
-            return f"{len(drifted)} resource{'s' if len(drifted) != 1 else ''} out of sync"
+            many = len(drifted) != 1
+            if all(r.state == "Extra" for r in drifted) and not self.spec.policy.prune:
+                verb = "require" if many else "requires"
+                return f"{len(drifted)} resource{'s' if many else ''} {verb} pruning"
+            return f"{len(drifted)} resource{'s' if many else ''} out of sync"
         return self.health_message or ""
 
     def resource(self, kind: str, name: str, namespace: str | None = None) -> ResourceStatus | None:
@@ -185,6 +191,7 @@ class _AppState:
     heal_next: float = 0.0
     last_heal: float = 0.0
     drift_seen: dict[ResourceKey, float] = field(default_factory=dict)
+    orphans: set[ResourceKey] = field(default_factory=set)  # Extra, reported as such
     last_sync_key: str = ""
     last_health: HealthStatus | None = None
     # After a sync: what the API server answered, until the watch-fed cache has caught up.
@@ -197,6 +204,9 @@ class _AppState:
     reported: set[str] = field(default_factory=set)  # events emitted once (per revision...)
     last_sync: SyncStatus | None = None
     desired_error: str = ""
+    source_error: str = ""  # the Git server's repository cannot be read: why
+    last_started: str = ""  # the revision of the last sync started (any kind)
+    attempted: set[str] = field(default_factory=set)  # revisions a sync has started of
 
 
 class Reconciler:
@@ -246,14 +256,19 @@ class Reconciler:
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sync")
         self._desired: dict[tuple[str, str, str], list[Manifest] | ManifestErrors] = {}
         self._snapshot = EngineSnapshot((), True, "", now_text())
-        self.cache = LiveCache(client, self._on_live_change)
+        self.cache = LiveCache(client, self._on_live_change, on_health=self._on_cluster_health)
         self._health_cond = threading.Condition()
+        self._head_lock = threading.Lock()
 
     # --- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
         if self._thread is not None:
             return
+        for entry in self.history.interrupted:
+            if entry.app in self._apps:
+                self._emit(_interrupted_event(entry))
+        self.history.interrupted = ()
         for api_version, kind in _TREE_KINDS:
             self.cache.ensure(api_version, kind)
         self._stop.clear()
@@ -333,6 +348,9 @@ class Reconciler:
     ) -> HistoryEntry | None:
         """A manual sync of the app's target revision (prune per the app's policy)."""
         state = self._state(app)
+        # As `argocd app sync` refreshes first: a sync right after a push takes the new commit
+        # even if the webhook or the poll has not been seen yet.
+        self._check_head(state, time.monotonic())
         future = self._submit(state, SYNC, initiated_by, revision=None, only=None)
         if future is None:
             raise RuntimeError(f"{app}: an operation is already running")
@@ -462,6 +480,30 @@ class Reconciler:
         with self._health_cond:
             self._health_cond.notify_all()
 
+    def _on_cluster_health(self, healthy: bool, error: str) -> None:
+        """The API server went away or came back: say so once, and look at every app again."""
+        if healthy:
+            event = EngineEvent(
+                "ClusterReachable",
+                "",
+                f"the cluster's API server at {self.client.server} answers again; watches "
+                "are re-established and every app is compared again",
+                data={"server": self.client.server},
+            )
+        else:
+            event = EngineEvent(
+                "ClusterUnreachable",
+                "",
+                f"the cluster's API server cannot be reached: {error}. Sync status is Unknown "
+                "and nothing is applied until it answers again (retrying with back-off).",
+                data={"server": self.client.server, "error": error},
+            )
+        self._emit(event)
+        with self._cond:
+            for state in self._apps.values():
+                state.dirty = True
+            self._cond.notify_all()
+
     def _loop(self) -> None:
         while not self._stop.is_set():
             now = time.monotonic()
@@ -496,6 +538,10 @@ class Reconciler:
         if now >= due_poll:
             self._check_head(state, now)
             due_poll = now + spec.poll_seconds
+        if _timer_fired(state, now):
+            # A retry or self-heal back-off ended: decide again, even if nothing changed.
+            with self._cond:
+                state.dirty = True
         if state.dirty and now < state.next_assess:
             # A burst of watch events (a sync writing 1,000 objects) must not turn into 1,000
             # full comparisons: look again once the last comparison's cost has passed twice.
@@ -515,16 +561,31 @@ class Reconciler:
         return due
 
     def _check_head(self, state: _AppState, now: float) -> None:
+        with self._head_lock:  # the loop and a manual sync may both look
+            self._check_head_locked(state, now)
+
+    def _check_head_locked(self, state: _AppState, now: float) -> None:
         state.checked_head_at = now
         try:
             head = self.source.resolve(state.spec.branch)
         except SourceError as exc:
-            if state.desired_error != str(exc):
-                self._emit(EngineEvent("SourceError", state.spec.name, str(exc)))
+            self._source_failed(state, exc)
             state.desired_error = str(exc)
             state.head = None
             state.dirty = True
             return
+        if state.source_error:
+            self._emit(
+                EngineEvent(
+                    "SourceRecovered",
+                    state.spec.name,
+                    f"the Git server answers again: {state.spec.branch} is at {head.short} "
+                    f"(was: {state.source_error})",
+                    data={"revision": head.sha, "error": state.source_error},
+                )
+            )
+            state.source_error = ""
+            state.desired_error = ""
         if state.head is None or state.head.sha != head.sha:
             state.head = head
             state.dirty = True
@@ -538,6 +599,23 @@ class Reconciler:
                 )
             )
             self._verify_head(state, head)
+
+    def _source_failed(self, state: _AppState, exc: SourceError, *, track: bool = True) -> None:
+        """Say once (per distinct problem) that the Git server cannot give us what we need.
+        `track`: the branch cannot be resolved at all; SourceRecovered follows when it can."""
+        message = str(exc)
+        if state.source_error != message or not track:
+            log.warning("%s: %s", state.spec.name, message)
+            self._emit(
+                EngineEvent(
+                    "SourceError",
+                    state.spec.name,
+                    message,
+                    data={"branch": state.spec.branch, "error": message},
+                )
+            )
+        if track:
+            state.source_error = message
 
     def _verify_head(self, state: _AppState, head: Revision) -> None:
         """Flux's verify: only a trusted signature lets a revision through (when enforced)."""
@@ -608,14 +686,20 @@ class Reconciler:
         return state.head
 
     def desired(self, spec: AppSpec, sha: str) -> list[Manifest]:
-        """The validated manifests of an app at a revision (cached); raises ManifestErrors."""
+        """The validated manifests of an app at a revision (cached); raises ManifestErrors, or
+        SourceError when the Git server cannot give the revision's files."""
         key = (sha, spec.path, spec.namespace)
         cached = self._desired.get(key)
         if cached is None:
             try:
                 root = self.source.tree(sha)
                 manifests = render(root, spec.path, kubectl=self.kubectl)
-                cached = validate(manifests, namespace=spec.namespace, scope=self.client.namespaced)
+                cached = validate(
+                    manifests,
+                    namespace=spec.namespace,
+                    scope=self.client.namespaced,
+                    allow_namespaces=spec.allow_namespaces,
+                )
                 if self.manifest_policy is not None:
                     violations = policy_check(cached, self.manifest_policy)
                     enforced = [v for v in violations if v.mode == "enforce"]
@@ -624,8 +708,7 @@ class Reconciler:
                     self._warnings[key] = [v for v in violations if v.mode == "warn"]
             except ManifestErrors as exc:
                 cached = exc
-            except SourceError as exc:
-                raise ManifestErrors([]) from exc
+            # A SourceError (the Git server's repository damaged) is not cached: it passes.
             if len(self._desired) > 64:
                 self._desired.pop(next(iter(self._desired)))
             self._desired[key] = cached
@@ -666,6 +749,13 @@ class Reconciler:
         else:
             try:
                 desired = self.desired(spec, target.sha)
+            except SourceError as exc:
+                # The head resolved but its files cannot be had (a damaged object, a full
+                # disk under .lab): said once per problem; not a repository outage.
+                if state.desired_error != str(exc):
+                    self._source_failed(state, exc, track=False)
+                conditions.append(str(exc))
+                state.desired_error = str(exc)
             except ManifestErrors as exc:
                 message = f"revision {target.short} cannot be applied: {exc.summary()}"
                 conditions.append(message)
@@ -762,15 +852,9 @@ class Reconciler:
                 if all(r.state == "Synced" for r in resources)
                 else SyncStatus.OUT_OF_SYNC
             )
-        healths = [r.health for r in resources if r.health is not None]
-        app_health = worst(healths) if healths else HealthStatus.HEALTHY
+        app_health, health_message = _app_health(resources or _owned_health(owned))
         if not self.cache.healthy:
             app_health = HealthStatus.UNKNOWN
-        health_message = ""
-        for res in resources:
-            if res.health is app_health and res.health_message:
-                health_message = f"{res.key}: {res.health_message}"
-                break
         status = AppStatus(
             spec.name,
             spec,
@@ -890,9 +974,17 @@ class Reconciler:
         drifted_now = {r.key: r for r in status.resources if r.state != "Synced"}
         if in_sync_revision:
             for key, res in drifted_now.items():
-                if key not in state.drift_seen:
-                    state.drift_seen[key] = time.monotonic()
-                    self._emit(_drift_event(name, res, self._who_changed(key)))
+                if key in state.drift_seen or key in state.orphans:
+                    continue
+                if res.state == "Extra" and not state.spec.policy.prune:
+                    # Git dropped it and prune is off: nobody changed the cluster. Argo CD
+                    # calls this "requires pruning", not drift.
+                    state.orphans.add(key)
+                    self._emit(_prune_required_event(name, res))
+                    continue
+                state.drift_seen[key] = time.monotonic()
+                self._emit(_drift_event(name, res, self._who_changed(key)))
+        state.orphans &= {k for k, r in drifted_now.items() if r.state == "Extra"}
         for key in list(state.drift_seen):
             if key not in drifted_now:
                 started = state.drift_seen.pop(key)
@@ -982,25 +1074,58 @@ class Reconciler:
         spec = state.spec
         target = self.source.resolve(revision) if revision else self._target(state)
         sha = target.sha if target else ""
+        superseded = self._superseded(state, sha) if kind in (AUTO_SYNC, SYNC) else []
+        state.last_started = sha
+        state.attempted.add(sha)
         started = now_text()
-        entry_id = self.history.start(spec.name, sha, kind, initiated_by, started)
-        state.operation = Operation(entry_id, kind, RUNNING, sha, initiated_by, started)
         words = {
             SELF_HEAL: "self-heal",
             AUTO_SYNC: "automated sync",
             SYNC: "sync",
             ROLLBACK: "rollback sync",
         }
+        try:
+            entry_id = self.history.start(spec.name, sha, kind, initiated_by, started)
+        except sqlite3.Error as exc:
+            # No sync without its record: refused, said in words, retried like a failed sync.
+            message = (
+                f"{words.get(kind, kind)} of {spec.name} to {sha[:7]} was not started: the "
+                f"sync history cannot be written ({exc}; is the disk full?). Nothing was applied"
+            )
+            log.warning("%s", message)
+            self._emit(
+                EngineEvent(
+                    "SyncFailed",
+                    spec.name,
+                    message,
+                    data={"revision": sha, "operation": kind, "initiatedBy": initiated_by},
+                )
+            )
+            with self._cond:
+                state.dirty = True
+                self._cond.notify_all()
+            return 0
+        state.operation = Operation(entry_id, kind, RUNNING, sha, initiated_by, started)
+        skipping = ""
+        if superseded:
+            many = len(superseded)
+            skipping = (
+                f"; supersedes {many} revision{'s' if many > 1 else ''} pushed meanwhile "
+                f"({', '.join(r.short for r in superseded[:5])}{', ...' if many > 5 else ''}), "
+                "not synced on their own"
+            )
         self._emit(
             EngineEvent(
                 "SyncStarted",
                 spec.name,
-                f"{words.get(kind, kind)} of {spec.name} to {sha[:7]} started by {initiated_by}",
+                f"{words.get(kind, kind)} of {spec.name} to {sha[:7]} started by {initiated_by}"
+                + skipping,
                 data={
                     "revision": sha,
                     "operation": kind,
                     "initiatedBy": initiated_by,
                     "historyId": entry_id,
+                    **({"supersedes": [r.sha for r in superseded]} if superseded else {}),
                 },
             )
         )
@@ -1010,13 +1135,17 @@ class Reconciler:
             log.exception("sync of %s failed", spec.name)
             result = SyncResult(FAILED, f"internal error: {type(exc).__name__}: {exc}")
         finished = now_text()
-        self.history.finish(
-            entry_id,
-            phase=result.phase,
-            message=result.message,
-            finished=finished,
-            resources=result.resources,
-        )
+        try:
+            self.history.finish(
+                entry_id,
+                phase=result.phase,
+                message=result.message,
+                finished=finished,
+                resources=result.resources,
+            )
+        except sqlite3.Error as exc:
+            # The next start closes it as interrupted; the events below still tell the outcome.
+            log.warning("%s: history entry #%s could not be closed: %s", spec.name, entry_id, exc)
         state.operation = Operation(
             entry_id, kind, result.phase, sha, initiated_by, started, finished, result.message
         )
@@ -1026,7 +1155,10 @@ class Reconciler:
             state.settle_until = time.monotonic() + 10.0
         if result.succeeded and only is None:
             state.synced_revision = sha
-            self.history.set_flag(spec.name, "synced", sha)
+            try:
+                self.history.set_flag(spec.name, "synced", sha)
+            except sqlite3.Error as exc:
+                log.warning("%s: the synced revision could not be saved: %s", spec.name, exc)
         self._emit(
             EngineEvent(
                 "SyncSucceeded" if result.succeeded else "SyncFailed",
@@ -1046,12 +1178,26 @@ class Reconciler:
             self._cond.notify_all()
         return entry_id
 
+    def _superseded(self, state: _AppState, sha: str) -> list[Revision]:
+        """The revisions pushed since the last sync started that this sync of `sha` passes
+        over: Argo CD syncs the branch head and never the commits on the way to it."""
+        since = state.last_started or state.synced_revision
+        if not since or not sha or since == sha:
+            return []
+        try:
+            passed = self.source.between(since, sha)
+        except SourceError:
+            return []
+        return [r for r in passed if r.sha not in state.attempted]
+
     def _run_sync(self, state: _AppState, sha: str, only: set[ResourceKey] | None) -> SyncResult:
         spec = state.spec
         try:
             desired = self.desired(spec, sha)
         except ManifestErrors as exc:
             return SyncResult(FAILED, f"revision {sha[:7]} cannot be applied: {exc.summary()}")
+        except SourceError as exc:
+            return SyncResult(FAILED, f"nothing was applied: {exc}")
         live: dict[ResourceKey, dict[str, Any]] = {}
         take_over: dict[ResourceKey, list[str]] = {}
         status = state.status
@@ -1125,6 +1271,40 @@ class Reconciler:
                 self._health_cond.wait(min(remaining, 0.5))
 
 
+def _owned_health(owned: Mapping[ResourceKey, dict[str, Any]]) -> list[ResourceStatus]:
+    """The health of what runs, when Git's revision cannot be compared with it.
+
+    A revision that fails to render leaves the app's objects as its last applied revision made
+    them: the app is as healthy as they are, not "Healthy" for want of anything to look at.
+    """
+    out = []
+    for key, obj in sorted(owned.items()):
+        assessed = health_rules.assess(obj)
+        if assessed is not None:
+            out.append(ResourceStatus(key, "Unknown", assessed.status, assessed.message))
+    return out
+
+
+def _app_health(resources: Sequence[ResourceStatus]) -> tuple[HealthStatus, str]:
+    """The worst health among the resources, and the first message that explains it."""
+    healths = [r.health for r in resources if r.health is not None]
+    app_health = worst(healths) if healths else HealthStatus.HEALTHY
+    for res in resources:
+        if res.health is app_health and res.health_message:
+            return app_health, f"{res.key}: {res.health_message}"
+    return app_health, ""
+
+
+def _timer_fired(state: _AppState, now: float) -> bool:
+    """Has a back-off timer (automated retry, self-heal) passed? Each fires once."""
+    fired = False
+    if 0.0 < state.auto_next <= now:
+        state.auto_next, fired = 0.0, True
+    if 0.0 < state.heal_next <= now:
+        state.heal_next, fired = 0.0, True
+    return fired
+
+
 def _behind(live: Mapping[str, Any] | None, expected: str) -> bool:
     """Is the cached object older than the version our write produced?"""
     if live is None:
@@ -1144,6 +1324,34 @@ def _api_version_of(cache: LiveCache, key: ResourceKey) -> str:
 
 def _key_data(key: ResourceKey) -> dict[str, str]:
     return {"group": key.group, "kind": key.kind, "namespace": key.namespace, "name": key.name}
+
+
+def _interrupted_event(entry: HistoryEntry) -> EngineEvent:
+    """A sync the lab was running when it stopped without closing it (killed, a power cut)."""
+    return EngineEvent(
+        "SyncInterrupted",
+        entry.app,
+        f"{entry.operation} of {entry.app} to {entry.revision[:7]} (history #{entry.id}, "
+        f"started {entry.started} by {entry.initiated_by}) was interrupted: the lab stopped "
+        "during it. Some of its objects may have been applied; the engine compares again now.",
+        data={
+            "revision": entry.revision,
+            "operation": entry.operation,
+            "initiatedBy": entry.initiated_by,
+            "historyId": entry.id,
+            "started": entry.started,
+        },
+    )
+
+
+def _prune_required_event(app: str, res: ResourceStatus) -> EngineEvent:
+    return EngineEvent(
+        "PruneRequired",
+        app,
+        f"{res.key} is no longer in Git and requires pruning (prune is off for {app}); "
+        "a sync with prune removes it",
+        data={"resource": _key_data(res.key), "state": res.state},
+    )
 
 
 def _drift_event(app: str, res: ResourceStatus, change: ApiChange | None = None) -> EngineEvent:
@@ -1168,6 +1376,12 @@ def _drift_event(app: str, res: ResourceStatus, change: ApiChange | None = None)
         ],
         "managers": managers,
     }
+    if change is None and managers:
+        # No person in the API audit log (a controller's own change, or no audit log): the
+        # field manager that owns the changed fields is the best name there is.
+        others = [m for m in managers if m != ENGINE_ACTOR]
+        if others:
+            data["changedBy"] = others[0]
     if change is not None:
         data.update(
             {

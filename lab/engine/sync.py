@@ -31,6 +31,7 @@ from lab.cluster.client import (
     describe_rejection,
 )
 from lab.cluster.fieldsv1 import FieldSet, managed_entries
+from lab.engine import crdschema
 from lab.engine.history import FAILED, SUCCEEDED, ResourceResult
 from lab.engine.model import Manifest, ResourceKey
 
@@ -323,7 +324,13 @@ def execute(
         if task.key.namespace and task.key.namespace in pending_namespaces:
             continue  # its namespace is created by this sync: the server cannot dry-run it yet
         if (task.key.group, task.key.kind) in pending_kinds:
-            continue  # its CRD is created by this sync (validated against the CRD's schema)
+            # Its CRD is created by this sync, so the server cannot dry-run it yet: check it
+            # against the CRD's schema here, in the server's words, so that a bad custom
+            # resource stops the sync before the CRD (or anything else) is written.
+            problem = crd_refusal(obj, objects.values())
+            if problem:
+                failures.append(_result(task.key, "failed", problem))
+            continue
         try:
             predicted[task.key] = client.apply(obj, dry_run=True)
         except ApiRejected as exc:
@@ -377,30 +384,7 @@ def execute(
             obj = objects[task.key]
             try:
                 if task.take_over and task.live is not None:
-                    fields = managed_fields_taken_over(
-                        task.live, client.field_manager, task.take_over
-                    )
-                    if fields is not None:
-                        meta = task.live["metadata"]
-                        client.patch(
-                            obj["apiVersion"],
-                            task.key.kind,
-                            task.key.name,
-                            task.key.namespace,
-                            [
-                                {
-                                    "op": "test",
-                                    "path": "/metadata/resourceVersion",
-                                    "value": meta["resourceVersion"],
-                                },
-                                {
-                                    "op": "replace",
-                                    "path": "/metadata/managedFields",
-                                    "value": fields,
-                                },
-                            ],
-                            patch_type="application/json-patch+json",
-                        )
+                    take_over_fields(client, task, str(obj["apiVersion"]))
                 if (task.key.group, task.key.kind) in pending_kinds:
                     # As Argo CD and Flux: a custom resource waits for its CRD to be served.
                     crd_problem = wait_for_crds(client, objects.values(), crd_wait)
@@ -452,6 +436,45 @@ def execute(
     return SyncResult(SUCCEEDED, _summary(results), results, applied_versions, pruned)
 
 
+def take_over_fields(client: ClusterClient, task: SyncTask, api_version: str) -> None:
+    """Fold the foreign managers' fields into ours before applying (see the module doc).
+
+    The patch tests the resourceVersion it was computed from, so a write in between is never
+    overwritten blindly. The live object it starts from is the watch cache's, which lags behind
+    while a rollout writes (the Deployment controller updates status): when the test fails
+    (409 Conflict, or 422 for a failed JSON-patch test) the object is read fresh and the patch
+    computed again, once.
+    """
+    live: Mapping[str, Any] | None = task.live
+    for attempt in range(2):
+        if live is None:
+            return  # gone meanwhile: the apply creates it, with nothing to take over
+        fields = managed_fields_taken_over(live, client.field_manager, task.take_over)
+        if fields is None:
+            return
+        try:
+            client.patch(
+                api_version,
+                task.key.kind,
+                task.key.name,
+                task.key.namespace,
+                [
+                    {
+                        "op": "test",
+                        "path": "/metadata/resourceVersion",
+                        "value": (live.get("metadata") or {}).get("resourceVersion"),
+                    },
+                    {"op": "replace", "path": "/metadata/managedFields", "value": fields},
+                ],
+                patch_type="application/json-patch+json",
+            )
+            return
+        except ApiRejected as exc:
+            if attempt or exc.code not in (409, 422):
+                raise
+        live = client.get(api_version, task.key.kind, task.key.name, task.key.namespace)
+
+
 def crd_kinds(objects: Iterable[Mapping[str, Any]]) -> set[tuple[str, str]]:
     """(group, kind) of every custom resource the given CRD objects define."""
     out: set[tuple[str, str]] = set()
@@ -462,6 +485,36 @@ def crd_kinds(objects: Iterable[Mapping[str, Any]]) -> set[tuple[str, str]]:
             if spec.get("group") and kind:
                 out.add((str(spec["group"]), str(kind)))
     return out
+
+
+def crd_refusal(obj: Mapping[str, Any], objects: Iterable[Mapping[str, Any]]) -> str:
+    """What the API server would answer to `obj` once the CRD among `objects` that defines its
+    kind is served: the 422 of its openAPIV3Schema (types, required, enums, patterns...) or the
+    400 of a field the schema does not declare (applies are strict); "" if it would accept it.
+
+    The checks are `crdschema`'s, worded as apiextensions-apiserver words them:
+    `Bucket.s3.services.k8s.aws "bad" is invalid: spec.name: Invalid value: "integer":
+    spec.name in body must be of type string: "integer"`."""
+    group, _, version = str(obj.get("apiVersion") or "").rpartition("/")
+    schema = _crd_schema(objects, group, version, str(obj.get("kind") or ""))
+    return "" if schema is None else crdschema.refusal(obj, schema)
+
+
+def _crd_schema(
+    objects: Iterable[Mapping[str, Any]], group: str, version: str, kind: str
+) -> Mapping[str, Any] | None:
+    """The openAPIV3Schema of `version` in the CRD among `objects` defining group/kind."""
+    for crd in objects:
+        if crd.get("kind") != "CustomResourceDefinition":
+            continue
+        spec = crd.get("spec") or {}
+        if spec.get("group") != group or (spec.get("names") or {}).get("kind") != kind:
+            continue
+        for entry in spec.get("versions") or []:
+            if isinstance(entry, Mapping) and entry.get("name") == version:
+                schema = (entry.get("schema") or {}).get("openAPIV3Schema")
+                return schema if isinstance(schema, Mapping) else None
+    return None
 
 
 def wait_for_crds(

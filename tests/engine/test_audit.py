@@ -692,7 +692,17 @@ try:
         log.append("SyncSucceeded", app="shop", data={"resources": results, "n": written})
         written += 1
 except AuditWriteError as exc:
-    print(json.dumps({"written": written, "error": str(exc)}))
+    error = str(exc)
+for later in ("SyncStarted", "SyncFailed"):  # refused too: they wait behind the first
+    try:
+        log.append(later, app="shop", data={"after": written})
+    except AuditWriteError:
+        pass
+waiting = log.pending
+# Room again (the limit lifted): the event kept in memory is written, in its place.
+resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+left = log.flush()
+print(json.dumps({"written": written, "error": error, "waiting": waiting, "left": left}))
 """
 
 
@@ -709,16 +719,22 @@ def test_a_disk_that_refuses_a_write_leaves_the_log_whole(session: Recorded) -> 
     # EFBIG reads as an I/O error; ENOSPC, a really full disk, as "full": both are plain.
     assert result["error"] in {
         f"could not record SyncSucceeded in the audit log {session.path}: {reason}; "
-        "nothing was written and the log is unchanged"
+        "nothing was written and the log is unchanged. The event is kept in memory (1 "
+        "waiting) and written, in order, once the file takes writes again; it is lost if the "
+        "lab stops first"
         for reason in (
             "the disk reported an I/O error (disk I/O error)",
             "the disk is full (database or disk is full)",
         )
     }
-    total = LAST + result["written"]
+    assert (result["waiting"], result["left"]) == (3, 0)
+    total = LAST + result["written"] + 3  # the refused events, written once there was room
     check = verify(session.path)
     assert (check.ok, check.checked) == (True, total)
     with AuditLog(session.path) as log:  # room again: the chain goes on
+        last = [(e.type, e.data.get("n", e.data.get("after"))) for e in log.events()[-3:]]
+        n = result["written"]
+        assert last == [("SyncSucceeded", n), ("SyncStarted", n), ("SyncFailed", n)]
         assert log.append("LabStopped").seq == total + 1
         assert log.verify().checked == total + 1
 
