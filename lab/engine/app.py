@@ -52,6 +52,9 @@ class AppSpec:
     policy: SyncPolicy = field(default_factory=SyncPolicy)
     ignore: tuple[IgnoreRule, ...] = ()
     poll_seconds: float = 10.0
+    # Namespaces besides the destination its objects may name ("*": any), as an AppProject's
+    # destinations: by default an app stays in its own namespace.
+    allow_namespaces: tuple[str, ...] = ()
 
     def with_policy(self, **changes: Any) -> AppSpec:
         return replace(self, policy=replace(self.policy, **changes))
@@ -64,6 +67,10 @@ class AppSpec:
             "syncPolicy": self.policy.as_dict(),
             "pollInterval": f"{self.poll_seconds:g}s",
         }
+        if self.allow_namespaces:
+            data["destination"]["allowNamespaces"] = (
+                "*" if self.allow_namespaces == ("*",) else list(self.allow_namespaces)
+            )
         if self.ignore:
             data["ignoreDifferences"] = [
                 {
@@ -129,6 +136,7 @@ def parse_app(entry: Mapping[str, Any], index: int = 0, *, default_poll: float =
         raise AppSpecError(
             f"{where}.destination.namespace: {namespace!r} is not a valid namespace name"
         )
+    allow = _parse_allowed(destination, f"{where}.destination.allowNamespaces")
     policy = _parse_policy(entry.get("syncPolicy"), f"{where}.syncPolicy")
     ignore = tuple(
         _parse_ignore(rule, f"{where}.ignoreDifferences[{i}]")
@@ -139,7 +147,20 @@ def parse_app(entry: Mapping[str, Any], index: int = 0, *, default_poll: float =
         poll = parse_duration(entry["pollInterval"], f"{where}.pollInterval")
         if poll <= 0:
             raise AppSpecError(f"{where}.pollInterval: must be more than zero")
-    return AppSpec(name, path, namespace, branch, policy, ignore, poll)
+    return AppSpec(name, path, namespace, branch, policy, ignore, poll, allow)
+
+
+def _parse_allowed(destination: Any, where: str) -> tuple[str, ...]:
+    data = destination.get("allowNamespaces") if isinstance(destination, Mapping) else None
+    if data is None:
+        return ()
+    if data == "*":
+        return ("*",)
+    if not isinstance(data, list) or not all(
+        isinstance(n, str) and (_DNS_LABEL.match(n) or n == "*") for n in data
+    ):
+        raise AppSpecError(f'{where}: must be a list of namespace names (or "*" for any)')
+    return tuple(data)
 
 
 def _parse_policy(data: Any, where: str) -> SyncPolicy:

@@ -888,8 +888,21 @@ class _Comparison:
                 if entry.get("operation") == "Apply":
                     self.owned(fields, self.desired, [], self.shape, "removed")
             elif name not in skip:
-                self.owned(fields, self.desired, [], self.shape, "added")
+                self.owned(_without_finalizers(fields), self.desired, [], self.shape, "added")
         return tuple(sorted(self.found.values(), key=lambda c: c.path))
+
+
+def _without_finalizers(fields: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A finalizer another manager added guards a controller's clean-up (ACK's, Crossplane's):
+    never drift, or self-heal would strip it and deleting the object would leak what it owns."""
+    meta = fields.get("f:metadata")
+    if not isinstance(meta, Mapping) or "f:finalizers" not in meta:
+        return fields
+    rest = {k: v for k, v in meta.items() if k != "f:finalizers"}
+    out = {k: v for k, v in fields.items() if k != "f:metadata"}
+    if set(rest) - {"."}:
+        out["f:metadata"] = rest
+    return out
 
 
 def compare(

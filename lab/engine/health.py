@@ -100,7 +100,9 @@ def assess(obj: dict[str, Any]) -> Health | None:
         group_kind = _group_kind(obj)
         if group_kind in _NO_HEALTH:
             return None
-        check = _CHECKS.get(group_kind, _generic)
+        check = _CHECKS.get(group_kind) or (
+            _ack if group_kind[0].endswith(".services.k8s.aws") else _generic
+        )
         return check(obj)
     except _Unreadable as err:
         return Health(UNKNOWN, f"Cannot assess the health of this {kind}: {err}")
@@ -230,6 +232,22 @@ def _pending_deletion(obj: Obj) -> Health | None:
         waiting = ", ".join(finalizers)
         return Health(PROGRESSING, f"Pending deletion (waiting for finalizer{plural} {waiting})")
     return Health(PROGRESSING, "Pending deletion")
+
+
+def _ack(obj: Obj) -> Health:
+    """AWS Controllers for Kubernetes: Terminal or Recoverable say it failed, ResourceSynced
+    True says the cloud matches; anything else (creating, a sentence as the reason) is work in
+    progress, not a failure."""
+    for kind in ("ACK.Terminal", "ACK.Recoverable"):
+        failed = _true(obj, kind)
+        if failed is not None:
+            return Health(DEGRADED, _said(failed))
+    synced = _condition(obj, "ACK.ResourceSynced")
+    if synced is None:
+        return Health(PROGRESSING, "Waiting for the ACK controller")
+    if synced.get("status") == "True":
+        return Health(HEALTHY, str(synced.get("message") or ""))
+    return Health(PROGRESSING, str(synced.get("reason") or _said(synced)))
 
 
 def _generic(obj: Obj) -> Health | None:

@@ -160,3 +160,19 @@ class ManifestErrors(Exception):
 
     def __str__(self) -> str:
         return self.summary()
+
+
+# Where each workload kind keeps its pod spec: the manifest rules and the API checks both walk
+# the containers of every kind that makes pods.
+_POD_TEMPLATE: tuple[str, ...] = ("spec", "template", "spec")
+POD_SPECS: Mapping[tuple[str, str], tuple[str, ...]] = {
+    ("", "Pod"): ("spec",),
+    ("", "PodTemplate"): ("template", "spec"),
+    ("", "ReplicationController"): _POD_TEMPLATE,
+    ("apps", "Deployment"): _POD_TEMPLATE,
+    ("apps", "StatefulSet"): _POD_TEMPLATE,
+    ("apps", "DaemonSet"): _POD_TEMPLATE,
+    ("apps", "ReplicaSet"): _POD_TEMPLATE,
+    ("batch", "Job"): _POD_TEMPLATE,
+    ("batch", "CronJob"): ("spec", "jobTemplate", *_POD_TEMPLATE),
+}

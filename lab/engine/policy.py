@@ -27,7 +27,7 @@ from difflib import get_close_matches
 from types import MappingProxyType
 from typing import Any
 
-from lab.engine.model import Manifest, ManifestError, ManifestErrors
+from lab.engine.model import POD_SPECS, Manifest, ManifestError, ManifestErrors
 from lab.engine.yamlsource import FieldPath, format_path, line_of
 
 MODES = ("off", "warn", "enforce")
@@ -49,6 +49,9 @@ RULES: Mapping[str, str] = MappingProxyType(
         ),
         "replicas-bounds": (
             "replicas of Deployments, StatefulSets, ReplicaSets and autoscalers within min..max"
+        ),
+        "replicas-limit": (
+            "no workload or autoscaler asks for more than max replicas (what the lab can run)"
         ),
     }
 )
@@ -74,18 +77,6 @@ BASELINE_CAPABILITIES = frozenset(
     }
 )
 
-_POD_TEMPLATE: FieldPath = ("spec", "template", "spec")
-_POD_SPECS: Mapping[tuple[str, str], FieldPath] = {
-    ("", "Pod"): ("spec",),
-    ("", "PodTemplate"): ("template", "spec"),
-    ("", "ReplicationController"): _POD_TEMPLATE,
-    ("apps", "Deployment"): _POD_TEMPLATE,
-    ("apps", "StatefulSet"): _POD_TEMPLATE,
-    ("apps", "DaemonSet"): _POD_TEMPLATE,
-    ("apps", "ReplicaSet"): _POD_TEMPLATE,
-    ("batch", "Job"): _POD_TEMPLATE,
-    ("batch", "CronJob"): ("spec", "jobTemplate", *_POD_TEMPLATE),
-}
 _SCALED = {("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "ReplicaSet")}
 _HPA = ("autoscaling", "HorizontalPodAutoscaler")
 # Ephemeral containers cannot be created with a pod (only through its subresource), so a
@@ -139,6 +130,7 @@ _PARAMS: Mapping[str, Mapping[str, _Param]] = {
     "require-limits": {"requests": _Param(False, _flag)},
     "no-plaintext-secret": {},
     "replicas-bounds": {"min": _Param(1, _count), "max": _Param(10, _count)},
+    "replicas-limit": {"max": _Param(100, _count)},
 }
 _DEFAULT_MODES = {
     "no-latest-image": "warn",
@@ -146,6 +138,7 @@ _DEFAULT_MODES = {
     "require-limits": "warn",
     "no-plaintext-secret": "enforce",
     "replicas-bounds": "warn",
+    "replicas-limit": "enforce",
 }
 
 
@@ -222,12 +215,15 @@ class ManifestPolicy:
 
     @classmethod
     def default(cls) -> ManifestPolicy:
-        """What a new lab uses: every rule warns, except that a Secret with values is refused.
+        """What a new lab uses: every rule warns, except that a Secret with values and a
+        replica count the lab cannot run are refused.
 
         Warnings teach without blocking the GitOps loop the lab is about (a learner pasting a
-        `:latest` example still sees it sync). A plain Secret is the exception: it is a leak,
+        `:latest` example still sees it sync). A plain Secret is an exception: it is a leak,
         not a style problem, nothing in the templates needs one, and refusing it is what real
-        teams do (Sealed Secrets, SOPS or External Secrets instead).
+        teams do (Sealed Secrets, SOPS or External Secrets instead). `replicas-limit` is the
+        other: the embedded cluster simulates every pod in this process, so a million replicas
+        would leave the lab unresponsive rather than merely Pending, as a real cluster would.
         """
         return cls(
             MappingProxyType(
@@ -356,7 +352,7 @@ def _group_kind(obj: Mapping[str, Any]) -> tuple[str, str]:
 
 def _containers(obj: Mapping[str, Any]) -> Iterator[tuple[FieldPath, str, dict[str, Any]]]:
     """(path, name, container) of every container of the object's pod spec, if it has one."""
-    spec = _POD_SPECS.get(_group_kind(obj))
+    spec = POD_SPECS.get(_group_kind(obj))
     if spec is None:
         return
     for list_name in _CONTAINER_LISTS:
@@ -407,7 +403,7 @@ def _no_latest_image(
 def _no_privileged(
     obj: Mapping[str, Any], params: Mapping[str, Any], context: _Context
 ) -> Iterator[_Finding]:
-    spec_path = _POD_SPECS.get(_group_kind(obj))
+    spec_path = POD_SPECS.get(_group_kind(obj))
     if spec_path is None:
         return
     spec = _get(obj, spec_path)
@@ -605,6 +601,29 @@ def _autoscaler_bounds(obj: Mapping[str, Any], low: int, high: int) -> Iterator[
         )
 
 
+def _replicas_limit(
+    obj: Mapping[str, Any], params: Mapping[str, Any], context: _Context
+) -> Iterator[_Finding]:
+    most = params.get("max", 100)
+    group_kind = _group_kind(obj)
+    if group_kind == _HPA:
+        field_path: FieldPath = ("spec", "maxReplicas")
+    elif group_kind in _SCALED:
+        field_path = ("spec", "replicas")
+    else:
+        return
+    replicas = _get(obj, field_path)
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas <= most:
+        return  # not a number: validation reports it
+    yield _Finding(
+        field_path,
+        f"{replicas:,} replicas is more than the lab's cluster runs (at most {most:,}): every "
+        f"replica is a pod the embedded cluster simulates, so this many would stall the lab. "
+        f"Set {format_path(field_path)} to {most:,} or fewer (or raise the max of "
+        "policy.manifests.replicas-limit in lab.yaml)",
+    )
+
+
 _Rule = Callable[[Mapping[str, Any], Mapping[str, Any], _Context], Iterator[_Finding]]
 _CHECKS: Mapping[str, _Rule] = {
     "no-latest-image": _no_latest_image,
@@ -612,6 +631,7 @@ _CHECKS: Mapping[str, _Rule] = {
     "require-limits": _require_limits,
     "no-plaintext-secret": _no_plaintext_secret,
     "replicas-bounds": _replicas_bounds,
+    "replicas-limit": _replicas_limit,
 }
 
 

@@ -16,13 +16,16 @@ Plain folders follow Argo CD's directory apps (.yaml/.yml/.json, sorted by path,
 objects expanded) but recurse and skip hidden entries; a sub-folder holding a kustomization is
 built with kustomize, as Flux does. Kustomize output is traced back to the file each object
 came from (kustomize's origin annotations on a wrapper kustomization), so an error in an
-overlay's object names `base/deploy.yaml:12`, not a line of kustomize's output.
+overlay's object names `base/deploy.yaml:12`, not a line of kustomize's output. A .json file
+must be strict JSON, as Argo CD reads it: YAML would quietly accept a trailing comma or a
+comment that every other JSON tool refuses, so the error names its line and column instead.
 
 Caching per (commit, path) belongs to the caller; `render` keeps no state between calls.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import re
@@ -145,6 +148,36 @@ def _app_dir(repo: Path, path: str) -> Path:
     if not resolved.is_dir():
         raise refuse(f"the app path {normal} is a file; it must be a folder")
     return candidate
+
+
+def _json_problem(data: bytes, rel: str) -> ManifestError | None:
+    """A .json manifest is JSON, strictly (as Argo CD reads it): the YAML loader alone would
+    accept a trailing comma or a comment. None when it parses, or when it is not UTF-8 text
+    (the YAML loader reports that with the rest)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+
+    def constant(name: str) -> None:
+        raise ValueError(f"{name} is not a JSON number")
+
+    try:
+        json.loads(text, parse_constant=constant)
+    except json.JSONDecodeError as err:
+        before = err.doc[: err.pos].rstrip()
+        hint = "; remove the trailing comma (JSON allows none)" if before.endswith(",") else ""
+        return ManifestError(
+            f"this is not valid JSON: {err.msg} (line {err.lineno}, column {err.colno}){hint}",
+            path=rel,
+            line=err.lineno,
+            rule="json",
+        )
+    except RecursionError:
+        return ManifestError("this JSON is nested too deeply", path=rel, line=1, rule="json")
+    except ValueError as err:
+        return ManifestError(f"this is not valid JSON: {err}", path=rel, line=1, rule="json")
+    return None
 
 
 def _kustomization_file(directory: Path) -> Path | None:
@@ -356,6 +389,11 @@ class _Render:
         data = self.read(path, rel)
         if data is None:
             return []
+        if rel.lower().endswith(".json"):
+            problem = _json_problem(data, rel)
+            if problem is not None:
+                self.errors.append(problem)
+                return []
         try:
             documents = load_documents(data, rel)
         except ManifestErrors as err:

@@ -280,6 +280,8 @@ def run_checks(
         root = inputs.source.tree(head)
     except SourceError as exc:
         return [CheckOutcome("render", FAILED, str(exc))], []
+    except ManifestErrors as exc:  # a link out of the repository: named at its path
+        return [CheckOutcome("render", FAILED, "; ".join(str(e) for e in exc.errors))], []
     rendered: dict[str, list[Any]] = {}
     render_problems: list[str] = []
     schema_problems: list[str] = []
@@ -291,7 +293,10 @@ def run_checks(
             continue
         try:
             rendered[app.name] = validate(
-                manifests, namespace=app.namespace, scope=inputs.client.namespaced
+                manifests,
+                namespace=app.namespace,
+                scope=inputs.client.namespaced,
+                allow_namespaces=app.allow_namespaces,
             )
         except ManifestErrors as exc:
             schema_problems += [f"{app.name}: {e}" for e in exc.errors]

@@ -16,8 +16,16 @@ with its file, line and field, in plain words:
 - names, labels, annotations: the API server's rules (RBAC names may hold ':', Service names
   are DNS-1035 labels...);
 - namespaces: namespaced objects without one get the app's; a cluster-scoped object with one
-  is an error;
-- duplicates: two manifests for one object name both files.
+  is an error, and so is an object naming another namespace than the app's destination (an
+  Argo CD AppProject's destinations: a learner's app cannot write into kube-system), unless
+  the caller allows it (`allow_namespaces`);
+- duplicates: two manifests for one object name both files;
+- the API server's own rules beyond the schema, what its server-side dry run would refuse one
+  object at a time in the middle of a sync: negative replicas, a selector that does not pick
+  the pod template, port numbers and names, quantities (and a request above its limit), a
+  container without an image, a ConfigMap or Secret over 1 MiB. Image references are checked
+  against the Docker reference grammar too: the API server takes any string, and the kubelet
+  then fails with InvalidImageName, which a learner would only see as a stuck rollout.
 
 Formats the API server decodes are checked too: int32/int64 ranges, and base64 for Secret
 `data` (the classic mistake of writing the plain password there).
@@ -29,8 +37,9 @@ import base64
 import binascii
 import functools
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from difflib import get_close_matches
 from typing import Any
 
@@ -38,7 +47,7 @@ import jsonschema
 from kubernetes_validate import utils as schemas
 from referencing import Registry, Resource
 
-from lab.engine.model import Manifest, ManifestError, ManifestErrors, ResourceKey
+from lab.engine.model import POD_SPECS, Manifest, ManifestError, ManifestErrors, ResourceKey
 from lab.engine.yamlsource import FieldPath, format_path, line_of
 
 Scope = Callable[[str, str], bool | None]  # (apiVersion, kind) -> namespaced? None if unknown
@@ -460,8 +469,15 @@ def _check_annotations(check: _Check, annotations: Any, path: FieldPath) -> None
         )
 
 
-def _placed(check: _Check, manifest: Manifest, namespaced: bool | None, namespace: str) -> Manifest:
-    """The manifest with the app's namespace filled in where Kubernetes needs one."""
+def _placed(
+    check: _Check,
+    manifest: Manifest,
+    namespaced: bool | None,
+    namespace: str,
+    allowed: Collection[str],
+) -> Manifest:
+    """The manifest with the app's namespace filled in where Kubernetes needs one; a namespace
+    other than the app's (or one of `allowed`, "*" for any) is refused."""
     obj = manifest.obj
     meta = obj.get("metadata")
     if not isinstance(meta, dict) or namespaced is None:
@@ -482,7 +498,357 @@ def _placed(check: _Check, manifest: Manifest, namespaced: bool | None, namespac
         problem = _dns_label(current)
         if problem:
             check.add(("metadata", "namespace"), f'"{current}" {problem}', "namespace")
+        elif current != namespace and current not in allowed and "*" not in allowed:
+            check.add(
+                ("metadata", "namespace"),
+                f'"{current}" is outside the app\'s destination namespace {namespace}: an app '
+                f"deploys only to its own namespace (like an Argo CD project's destinations). "
+                f"Remove metadata.namespace to use {namespace}, or move this object to an app "
+                f"whose destination is {current}",
+                "namespace",
+            )
     return manifest
+
+
+# --- what the API server checks beyond the schema --------------------------------------------
+# The JSON schemas say which fields exist and their types; the API server's own validation
+# (pkg/apis/*/validation) refuses more: negative replicas, a selector that misses its pods, port
+# numbers, quantities, a container without an image, a ConfigMap over 1 MiB. Argo CD learns of
+# these from the server-side dry run, one object at a time; here they are listed with the rest.
+
+_REPLICATED = {("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "ReplicaSet")}
+_SELECTED = _REPLICATED | {("apps", "DaemonSet")}
+_PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
+_DATA_LIMIT = 1024 * 1024  # bytes of a ConfigMap's or Secret's values (MaxSecretSize)
+_CONFIG_KEY_RE = re.compile(r"[-._a-zA-Z0-9]+")
+_PORT_NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+# A quantity (k8s.io/apimachinery/pkg/api/resource): a decimal number and a suffix, binary
+# (Ki..Ei), decimal (n, u, m, k, M..E) or an exponent (e3).
+_QUANTITY_RE = re.compile(
+    r"([+-]?)([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?"
+)
+_SUFFIXES = {
+    "": Decimal(1),
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "k": Decimal("1e3"),
+    "M": Decimal("1e6"),
+    "G": Decimal("1e9"),
+    "T": Decimal("1e12"),
+    "P": Decimal("1e15"),
+    "E": Decimal("1e18"),
+    **{f"{p}i": Decimal(1024) ** (i + 1) for i, p in enumerate("KMGTPE")},
+}
+_QUANTITY_EXAMPLES = {"cpu": "250m or 0.5", "memory": "128Mi or 1Gi"}
+
+# An image reference (github.com/distribution/reference, regexp.go): an optional registry
+# (which may hold capitals and a port), then lower-case path components, then a tag and/or a
+# digest.
+_IMAGE_DOMAIN = (
+    r"(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+    r"(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+)
+_IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_TAG = r"[\w][\w.-]{0,127}"
+_IMAGE_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+_IMAGE_RE = re.compile(
+    f"(?:{_IMAGE_DOMAIN}/)?{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*"
+    f"(?::{_IMAGE_TAG})?(?:@{_IMAGE_DIGEST})?"
+)
+_IMAGE_NAME_LIMIT = 255
+
+
+def quantity(value: Any) -> Decimal | None:
+    """The value of a Kubernetes quantity ("250m" is 0.25, "1Ki" is 1024), None if it is not
+    one. Numbers written without quotes are quantities too."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return Decimal(str(value))
+    if not isinstance(value, str):
+        return None
+    found = _QUANTITY_RE.fullmatch(value)
+    if found is None:
+        return None
+    sign, number, suffix = found.group(1), found.group(2), found.group(3) or ""
+    scale = Decimal(10) ** int(suffix[1:]) if suffix[:1] in ("e", "E") else _SUFFIXES[suffix]
+    amount = Decimal(number) * scale
+    return -amount if sign == "-" else amount
+
+
+def image_problem(image: str) -> str | None:
+    """What is wrong with an image reference, in plain words; None if it is valid."""
+    if image != image.strip():
+        return "has spaces around it"
+    if _IMAGE_RE.fullmatch(image):
+        name = image.partition("@")[0]
+        slash, colon = name.rfind("/"), name.rfind(":")
+        if colon > slash:
+            name = name[:colon]
+        if len(name) > _IMAGE_NAME_LIMIT:
+            return f"has a repository name longer than {_IMAGE_NAME_LIMIT} characters"
+        return None
+    name = image.partition("@")[0]
+    slash, colon = name.rfind("/"), name.rfind(":")
+    repository = name[:colon] if colon > slash else name
+    first, _, rest = repository.partition("/")
+    registry = bool(rest) and ("." in first or ":" in first or first == "localhost")
+    path = rest if registry else repository
+    if path != path.lower():
+        return (
+            f'is not a valid image reference: the repository "{path}" must be lower case '
+            f'(write "{image.replace(path, path.lower())}")'
+        )
+    return (
+        "is not a valid image reference: write [registry/]repository[:tag][@digest], with a "
+        "lower-case repository of letters, digits and . _ - separators "
+        "(e.g. ghcr.io/gitops-lab/web:1.0)"
+    )
+
+
+def _port_name_problem(name: str) -> str | None:
+    """An IANA service name, as ports and probes may be named (at most 15 characters...)."""
+    if len(name) > 15:
+        return "must be no more than 15 characters"
+    if not _PORT_NAME_RE.fullmatch(name) or "--" in name:
+        return (
+            "must be lower case letters, digits and '-', starting and ending with a letter or "
+            "digit, with no '--'"
+        )
+    if not re.search("[a-z]", name):
+        return "must contain at least one letter"
+    return None
+
+
+def _check_port(check: _Check, path: FieldPath, value: Any, *, named: bool, low: int = 1) -> None:
+    """A port number (1-65535; `low` 0 where 0 means "none") or, where `named`, a port name."""
+    if isinstance(value, bool):
+        return  # the schema reports the type
+    if isinstance(value, int):
+        if not low <= value <= 65535:
+            check.add(path, f"{value} is not a port number: it must be {low} to 65535", "port")
+    elif isinstance(value, str) and named:
+        problem = _port_name_problem(value)
+        if problem:
+            check.add(path, f'the port name "{value}" {problem}', "port")
+
+
+def _check_workload(check: _Check, obj: Mapping[str, Any], group_kind: tuple[str, str]) -> None:
+    """Replicas and the selector of the controllers that manage pods."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    replicas = spec.get("replicas")
+    counted = replicas if isinstance(replicas, int) and not isinstance(replicas, bool) else 0
+    if group_kind in _REPLICATED and counted < 0:
+        check.add(("spec", "replicas"), f"must be 0 or more, not {replicas}", "replicas")
+    if group_kind not in _SELECTED:
+        return
+    selector = spec.get("selector")
+    labels = _at(spec, ("template", "metadata", "labels"))
+    if not isinstance(selector, dict):
+        return  # absent or mistyped: the schema reports it
+    match_labels = selector.get("matchLabels") or {}
+    expressions = selector.get("matchExpressions") or []
+    if not isinstance(match_labels, dict) or not isinstance(expressions, list):
+        return
+    if not match_labels and not expressions:
+        check.add(
+            ("spec", "selector"),
+            f"is empty: a {group_kind[1]} needs a selector that picks its pods by label "
+            "(matchLabels), the same labels as spec.template.metadata.labels",
+            "selector",
+        )
+        return
+    labels = labels if isinstance(labels, dict) else {}
+    if not _selects(match_labels, expressions, labels):
+        wanted = ", ".join(f"{k}={v}" for k, v in match_labels.items()) or "its expressions"
+        have = ", ".join(f"{k}={v}" for k, v in labels.items()) or "no labels"
+        check.add(
+            ("spec", "template", "metadata", "labels"),
+            f"spec.selector ({wanted}) does not match the pod template's labels ({have}): the "
+            f"{group_kind[1]} would not find its own pods; make the selector and "
+            "spec.template.metadata.labels agree",
+            "selector",
+        )
+
+
+def _selects(
+    match_labels: Mapping[str, Any], expressions: list[Any], labels: Mapping[str, Any]
+) -> bool:
+    """Does a label selector (matchLabels and matchExpressions) pick these labels?"""
+    if any(labels.get(key) != value for key, value in match_labels.items()):
+        return False
+    for expression in expressions:
+        if not isinstance(expression, dict):
+            continue
+        key, operator = expression.get("key"), expression.get("operator")
+        values = expression.get("values") or []
+        present = isinstance(key, str) and key in labels
+        value = labels.get(key) if isinstance(key, str) else None
+        if operator == "In" and not (present and value in values):
+            return False
+        if operator == "NotIn" and present and value in values:
+            return False
+        if operator == "Exists" and not present:
+            return False
+        if operator == "DoesNotExist" and present:
+            return False
+    return True
+
+
+def _check_pod_spec(check: _Check, obj: Mapping[str, Any], spec_path: FieldPath) -> None:
+    spec = _at(obj, spec_path)
+    if not isinstance(spec, dict):
+        return
+    for list_name in ("containers", "initContainers"):
+        containers = spec.get(list_name)
+        if not isinstance(containers, list):
+            continue
+        for index, container in enumerate(containers):
+            if isinstance(container, dict):
+                _check_container(check, container, (*spec_path, list_name, index))
+
+
+def _container_name(container: Mapping[str, Any], path: FieldPath) -> str:
+    name = container.get("name")
+    return f'"{name}"' if isinstance(name, str) and name else f"#{int(path[-1]) + 1}"
+
+
+def _check_container(check: _Check, container: Mapping[str, Any], path: FieldPath) -> None:
+    name = _container_name(container, path)
+    image = container.get("image")
+    if image is None or image == "":
+        check.add(
+            (*path, "image"),
+            f"the container {name} has no image: every container needs one "
+            "(e.g. image: ghcr.io/gitops-lab/web:1.0)",
+            "image",
+        )
+    elif isinstance(image, str):
+        problem = image_problem(image)
+        if problem:
+            check.add((*path, "image"), f'the image "{image}" {problem}', "image")
+    ports = container.get("ports")
+    for index, port in enumerate(ports if isinstance(ports, list) else []):
+        if not isinstance(port, dict):
+            continue
+        where = (*path, "ports", index)
+        _check_port(check, (*where, "containerPort"), port.get("containerPort"), named=False)
+        if port.get("hostPort") not in (None, 0):
+            _check_port(check, (*where, "hostPort"), port.get("hostPort"), named=False)
+        if isinstance(port.get("name"), str):
+            _check_port(check, (*where, "name"), port["name"], named=True)
+    env = container.get("env")
+    for index, variable in enumerate(env if isinstance(env, list) else []):
+        value = variable.get("name") if isinstance(variable, dict) else None
+        if isinstance(value, str) and (
+            not value or "=" in value or not all(" " <= c <= "~" for c in value)
+        ):
+            check.add(
+                (*path, "env", index, "name"),
+                f'the variable name "{value}" must be printable ASCII characters other than '
+                "'=' (e.g. LOG_LEVEL)",
+                "env",
+            )
+    for probe in _PROBES:
+        for handler in ("httpGet", "tcpSocket", "grpc"):
+            where = (*path, probe, handler, "port")
+            port = _at(container, where[len(path) :])
+            if port is not None:
+                _check_port(check, where, port, named=handler != "grpc")
+    _check_resources(check, container, path)
+
+
+def _check_resources(check: _Check, container: Mapping[str, Any], path: FieldPath) -> None:
+    amounts: dict[tuple[str, str], tuple[Decimal, Any]] = {}
+    for section in ("limits", "requests"):
+        values = _at(container, ("resources", section))
+        if not isinstance(values, dict):
+            continue
+        for resource, value in values.items():
+            if not isinstance(value, str | int | float) or isinstance(value, bool):
+                continue  # the schema reports the type
+            where = (*path, "resources", section, resource)
+            amount = quantity(value)
+            if amount is None:
+                example = _QUANTITY_EXAMPLES.get(resource, "1, 500m or 1Gi")
+                check.add(
+                    where,
+                    f"{_shown(value)} is not a quantity: write a number with an optional unit "
+                    f"(e.g. {example})",
+                    "quantity",
+                )
+            elif amount < 0:
+                check.add(where, f"{value} is negative: it must be 0 or more", "quantity")
+            else:
+                amounts[(section, resource)] = (amount, value)
+    for (section, resource), (request, asked) in amounts.items():
+        limit = amounts.get(("limits", resource))
+        if section == "requests" and limit is not None and request > limit[0]:
+            check.add(
+                (*path, "resources", "requests", resource),
+                f"the {resource} request ({asked}) is above its limit ({limit[1]}): a request "
+                "must be no more than the limit",
+                "quantity",
+            )
+
+
+def _check_service(check: _Check, obj: Mapping[str, Any]) -> None:
+    ports = _at(obj, ("spec", "ports"))
+    for index, port in enumerate(ports if isinstance(ports, list) else []):
+        if not isinstance(port, dict):
+            continue
+        where = ("spec", "ports", index)
+        _check_port(check, (*where, "port"), port.get("port"), named=False)
+        if port.get("targetPort") is not None:
+            _check_port(check, (*where, "targetPort"), port["targetPort"], named=True)
+        if port.get("nodePort") not in (None, 0):
+            _check_port(check, (*where, "nodePort"), port["nodePort"], named=False)
+
+
+def _check_data(check: _Check, obj: Mapping[str, Any], kind: str) -> None:
+    """ConfigMap and Secret keys, and their 1 MiB limit (etcd keeps objects small)."""
+    total = 0
+    for section in ("data", "binaryData", "stringData"):
+        values = obj.get(section)
+        if not isinstance(values, dict):
+            continue
+        for key, value in values.items():
+            if not isinstance(key, str):
+                continue
+            if len(key) > 253 or not _CONFIG_KEY_RE.fullmatch(key) or key in (".", ".."):
+                check.add(
+                    (section, key),
+                    f"the key \"{key}\" must be letters, digits, '-', '_' or '.', at most 253 "
+                    "characters (a file name such as app.properties is fine)",
+                    "data",
+                )
+            if isinstance(value, str):
+                encoded = section == "binaryData" or (kind == "Secret" and section == "data")
+                total += len(value) * 3 // 4 if encoded else len(value.encode())
+    if total > _DATA_LIMIT:
+        check.add(
+            ("data",) if "data" in obj else ("binaryData",),
+            f"the {kind}'s values take {total:,} bytes; Kubernetes keeps at most "
+            f"{_DATA_LIMIT:,} (1 MiB) in one {kind}: mount big files from a volume or bake them "
+            "into the image",
+            "size",
+        )
+
+
+def _check_api_rules(check: _Check, obj: Mapping[str, Any], group: str, kind: str) -> None:
+    group_kind = (group, kind)
+    _check_workload(check, obj, group_kind)
+    spec_path = POD_SPECS.get(group_kind)
+    if spec_path is not None:
+        _check_pod_spec(check, obj, spec_path)
+    if group_kind == ("", "Service"):
+        _check_service(check, obj)
+    elif group_kind in (("", "ConfigMap"), ("", "Secret")):
+        _check_data(check, obj, kind)
 
 
 def validate(
@@ -491,9 +857,13 @@ def validate(
     namespace: str,
     scope: Scope,
     kubernetes_version: str = "1.37",
+    allow_namespaces: Collection[str] = (),
 ) -> list[Manifest]:
     """All or nothing: returns the manifests with the app's destination namespace filled in on
-    namespaced objects that lack one, or raises ManifestErrors listing every problem."""
+    namespaced objects that lack one, or raises ManifestErrors listing every problem.
+
+    An object naming another namespace than `namespace` is refused unless it is one of
+    `allow_namespaces` ("*": any), as an Argo CD AppProject's destinations would."""
     schema_dir = _schema_dir(kubernetes_version)
     local_kinds = _crd_scopes(manifests)
     errors: list[ManifestError] = []
@@ -525,7 +895,9 @@ def validate(
         if namespaced is None:
             check.add(("kind",), _unknown_kind(api_version, kind, schema_dir), "kind")
         _check_names(check, obj, api_version.rpartition("/")[0], kind)
-        result = _placed(check, manifest, namespaced, namespace)
+        if validator is not None:  # a built-in kind: the API server's own rules apply
+            _check_api_rules(check, obj, api_version.rpartition("/")[0], kind)
+        result = _placed(check, manifest, namespaced, namespace, allow_namespaces)
         key = result.key
         if key.name and namespaced is not None:
             earlier = first_seen.get(key)

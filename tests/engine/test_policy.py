@@ -288,6 +288,7 @@ def test_every_rule_is_described_and_the_default_policy_covers_them_all() -> Non
         "require-limits",
         "no-plaintext-secret",
         "replicas-bounds",
+        "replicas-limit",
     ]
     assert all(description and len(description) <= 100 for description in RULES.values())
     assert set(ManifestPolicy.default().rules) == set(RULES)

@@ -2,13 +2,14 @@
 
 Each case names what it shows, gives the manifest `files` (read through the same loader as
 render, so errors carry real lines), the app's `namespace` (shop unless said), and either the
-`objects` validate returns (their keys, namespaces filled in) or the exact `errors`. The
+`objects` validate returns (their keys, namespaces filled in) or the exact `errors`; `allow`
+lists the other namespaces the app may deploy to. The
 cluster's discovery is played by SERVED: the kinds a 1.37 cluster with two CRDs would serve.
 """
 
 from __future__ import annotations
 
-import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,14 @@ from lab.engine.validate import validate
 from lab.engine.yamlsource import MappedLocation, load_documents
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "validate"
-CASE_FILES = ("schema.yaml", "kinds.yaml", "names.yaml", "namespaces.yaml", "duplicates.yaml")
+CASE_FILES = (
+    "schema.yaml",
+    "kinds.yaml",
+    "names.yaml",
+    "namespaces.yaml",
+    "duplicates.yaml",
+    "apirules.yaml",
+)
 
 _NAMESPACED = {
     "v1": ("ConfigMap", "Secret", "Service", "Pod", "ServiceAccount"),
@@ -75,18 +83,23 @@ def test_there_are_enough_cases() -> None:
 def test_validate(case: dict[str, Any]) -> None:
     manifests = manifests_of(case["files"])
     namespace = case.get("namespace", "shop")
+    allow = tuple(case.get("allow", ()))
     if "errors" in case:
         with pytest.raises(ManifestErrors) as caught:
-            validate(manifests, namespace=namespace, scope=scope)
+            validate(manifests, namespace=namespace, scope=scope, allow_namespaces=allow)
         assert [str(error) for error in caught.value.errors] == case["errors"]
         return
-    result = validate(manifests, namespace=namespace, scope=scope)
+    result = validate(manifests, namespace=namespace, scope=scope, allow_namespaces=allow)
     assert [str(m.key) for m in result] == case["objects"]
 
 
 # --- edges ------------------------------------------------------------------------------------
 
-CONFIG_MAP = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}}
+CONFIG_MAP: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "ConfigMap",
+    "metadata": {"name": "settings"},
+}
 
 
 def test_errors_carry_the_rule_that_found_them() -> None:
@@ -118,7 +131,7 @@ def test_input_is_left_untouched_and_unchanged_manifests_are_returned_as_they_ar
         {**CONFIG_MAP, "metadata": {"name": "a", "namespace": "x"}}, SourceLocation("a.yaml", 1)
     )
     bare = Manifest(dict(CONFIG_MAP), SourceLocation("b.yaml", 1))
-    result = validate([placed, bare], namespace="shop", scope=scope)
+    result = validate([placed, bare], namespace="shop", scope=scope, allow_namespaces=["x"])
     assert result[0] is placed
     assert result[1].obj["metadata"] == {"name": "settings", "namespace": "shop"}
     assert bare.obj["metadata"] == {"name": "settings"}
@@ -190,8 +203,8 @@ def test_an_overlay_error_points_at_the_base_file_line(tmp_path: Path) -> None:
 
 
 def test_validating_1000_objects_reuses_the_validators() -> None:
-    """~0.25 ms an object on an idle 2-core machine; a validator rebuilt per object (as
-    kubernetes_validate.validate does) takes 7.5 ms. The bound leaves room for a busy CI."""
+    """A validator rebuilt per object (as kubernetes_validate.validate does) takes 7.5 ms, ours
+    ~0.25 ms (bench/ measures it): after the first Deployment, no validator is built again."""
     deployment = yaml.safe_load((FIXTURES / "schema.yaml").read_text())[0]["files"]["app/web.yaml"]
     text = "---\n".join(
         deployment.replace("metadata:\n  name: web\n", f"metadata:\n  name: web-{i}\n")
@@ -200,11 +213,10 @@ def test_validating_1000_objects_reuses_the_validators() -> None:
     manifests = manifests_of({"app/all.yaml": text})
     assert len(manifests) == 1000
     validate(manifests[:2], namespace="shop", scope=scope)  # build the two validators first
-    started = time.perf_counter()
+    built = validation._validator.cache_info().misses
     result = validate(manifests, namespace="shop", scope=scope)
-    elapsed = time.perf_counter() - started
     assert len(result) == 1000
-    assert elapsed / 1000 < 0.005, f"{elapsed / 1000 * 1e6:.0f} us per object"
+    assert validation._validator.cache_info().misses == built
 
 
 def test_the_cluster_is_asked_once_per_kind() -> None:
@@ -220,3 +232,73 @@ def test_the_cluster_is_asked_once_per_kind() -> None:
     ]
     validate(manifests, namespace="shop", scope=counting)
     assert asked == [("v1", "ConfigMap")]
+
+
+def test_a_configmap_or_secret_over_1_mib_is_refused() -> None:
+    big = {**CONFIG_MAP, "metadata": {"name": "big"}, "data": {"a": "x" * 600_000}}
+    big["data"]["b"] = "y" * 500_000
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s"},
+        "data": {"k": "QUJD" * 262_144},  # 1 MiB of base64 decodes to 768 KiB: fine
+    }
+    manifests = [
+        Manifest(big, SourceLocation("big.yaml", 1)),
+        Manifest(secret, SourceLocation("s.yaml", 1)),
+    ]
+    with pytest.raises(ManifestErrors) as caught:
+        validate(manifests, namespace="shop", scope=scope)
+    assert [str(e) for e in caught.value.errors] == [
+        "big.yaml:1: ConfigMap shop/big: data: the ConfigMap's values take 1,100,000 bytes; "
+        "Kubernetes keeps at most 1,048,576 (1 MiB) in one ConfigMap: mount big files from a "
+        "volume or bake them into the image"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("250m", "0.25"),
+        ("1Ki", "1024"),
+        ("1.5Gi", str(int(1.5 * 2**30))),
+        ("2", "2"),
+        (".5", "0.5"),
+        ("1e3", "1000"),
+        ("-1", "-1"),
+        ("100M", "100000000"),
+        (3, "3"),
+        (0.5, "0.5"),
+        ("lots", None),
+        ("1 Gi", None),
+        ("1GB", None),
+        ("", None),
+        (True, None),
+    ],
+)
+def test_quantities(text: object, value: str | None) -> None:
+    found = validation.quantity(text)
+    assert (None if found is None else found.normalize()) == (
+        None if value is None else Decimal(value).normalize()
+    )
+
+
+@pytest.mark.parametrize(
+    ("image", "valid"),
+    [
+        ("nginx", True),
+        ("nginx:1.27", True),
+        ("ghcr.io/gitops-lab/web:1.0", True),
+        ("localhost:5000/a/b", True),
+        ("Registry.Example.com/a/b:V1", True),  # capitals are fine in the registry and tag
+        ("a/b@sha256:" + "0" * 64, True),
+        ("Nginx", False),
+        ("nginx:", False),
+        ("nginx:1.27 ", False),
+        ("a//b", False),
+        ("a/b:" + "x" * 129, False),
+        ("a" * 256, False),
+    ],
+)
+def test_image_references(image: str, valid: bool) -> None:
+    assert (validation.image_problem(image) is None) is valid
