@@ -131,6 +131,111 @@ def cmd_up(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+APP_DEFAULT_DIR = ".gitops-lab/lab"
+
+
+def _app_command(port: int) -> list[str]:
+    """The `streamlit run` line of the app: local only, headless, no usage statistics, and no
+    developer toolbar (no "Deploy" button in front of an audience)."""
+    script = Path(__file__).parent / "ui" / "app.py"
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(script),
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.toolbarMode",
+        "minimal",
+    ]
+
+
+def _port_taken(port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the app's server does
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def _app_healthy(url: str) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        health = f"{url}/_stcore/health"  # always http://127.0.0.1
+        with urllib.request.urlopen(health, timeout=2) as answer:  # noqa: S310
+            return bool(answer.read().decode().strip() == "ok")
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    import contextlib
+    import os
+    import subprocess
+
+    port = args.port
+    if not 0 < port < 65536:
+        raise UserError(f"--port {port} is not a port: give a number from 1 to 65535")
+    if _port_taken(port):
+        raise UserError(
+            f"port {port} on 127.0.0.1 is taken (another app, or this one already open?): "
+            f"choose another with --port, e.g. gitops-lab app {args.dir} --port {port + 1}"
+        )
+    workspace = _lab_dir(args).resolve()
+    env = {**os.environ, "GITOPS_LAB_DIR": str(workspace)}
+    if args.fast:
+        env["GITOPS_LAB_FAST"] = "1"
+    url = f"http://127.0.0.1:{port}"
+    print(f"Starting the app on the lab in {workspace} ...", flush=True)
+    process = subprocess.Popen(_app_command(port), env=env)
+    stop = threading.Event()
+    received: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        announced = False
+        while not stop.wait(0.25):
+            if process.poll() is not None:
+                raise UserError(
+                    f"the app stopped (exit code {process.returncode}); its messages are above"
+                )
+            if not announced and _app_healthy(url):
+                print(f"GitOps Lab is open at {url}  (Ctrl-C stops it)", flush=True)
+                announced = True
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        if received[:1] == [signal.SIGINT]:  # Ctrl-C reached the app too: let it stop itself
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=5)
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    print("The app stopped.", flush=True)
+    return EXIT_OK
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from lab.views import status_lines
 
@@ -168,7 +273,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
         for res in app["resources"]:
             differences = True
             where = f"{res['namespace']}/" if res["namespace"] else ""
-            print(f"=== {app['name']}: {res['kind']}/{where}{res['name']} ({res['status']})")
+            by = f", changed by {res['changedBy']}" if res.get("changedBy") else ""
+            print(f"=== {app['name']}: {res['kind']}/{where}{res['name']} ({res['status']}{by})")
             for change in res["drift"]:
                 who = f" by {', '.join(change['managers'])}" if change["managers"] else ""
                 print(f"  {change['change']:<8} {change['path']}{who}")
@@ -229,8 +335,44 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# `gitops-lab policy` flags -> lab.yaml's setting names (what the control route takes).
+POLICY_FLAGS = {
+    "automated": "automated",
+    "prune": "prune",
+    "self_heal": "selfHeal",
+    "allow_empty": "allowEmpty",
+}
+
+
+def _policy_words(policy: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{name} {'on' if policy.get(name) else 'off'}" for name in POLICY_FLAGS.values()
+    )
+
+
+def cmd_policy(args: argparse.Namespace) -> int:
+    changes = {
+        name: getattr(args, flag) == "on"
+        for flag, name in POLICY_FLAGS.items()
+        if getattr(args, flag) is not None
+    }
+    if not changes:
+        status = _call(args, "GET", "/status")
+        app = next((a for a in status["apps"] if a["name"] == args.app), None)
+        if app is None:
+            known = ", ".join(a["name"] for a in status["apps"]) or "none"
+            raise UserError(f"there is no app {args.app!r} in this lab (apps: {known})")
+        print(f"{args.app}: {_policy_words(app['policy'])}")
+        return EXIT_OK
+    policy = _call(
+        args, "POST", "/policy", {"app": args.app, "persona": args.persona, "changes": changes}
+    )
+    print(f"{args.app}: sync policy set by {args.persona}: {_policy_words(policy)}")
+    return EXIT_OK
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
-    from lab.engine.audit import dataframe
+    from lab.engine.audit import dataframe, to_json
     from lab.workspace import Lab, LabError
 
     try:
@@ -257,7 +399,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UserError(str(exc)) from exc
     if args.format == "json":
-        print(json.dumps([{**e.content(), "hash": e.hash} for e in events], indent=2))
+        print(to_json(events))
         return EXIT_OK
     frame = dataframe(events)
     if args.format == "csv":
@@ -327,11 +469,16 @@ def cmd_scenario_list(args: argparse.Namespace) -> int:
 
 
 def cmd_scenario_run(args: argparse.Namespace) -> int:
-    from lab.scenario.model import load_catalog
+    from lab.scenario.model import ScenarioError, load, load_catalog
     from lab.scenario.runner import RunReport, ScenarioRun, report_lines
 
     scenarios, problems = load_catalog(Path(args.folder) if args.folder else None)
     found = next((s for s in scenarios if s.id == args.id), None)
+    if found is None and args.id.endswith((".yaml", ".yml")) and Path(args.id).is_file():
+        try:  # a scenario file given by its path: the catalog's or one being written
+            found = load(Path(args.id))
+        except ScenarioError as exc:
+            raise UserError(f"scenario {args.id} cannot be used: {exc}") from None
     if found is None:
         broken = [p for p in problems if args.id in p.path]
         if broken:
@@ -457,6 +604,18 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=0, help="API server port (embedded cluster)")
     up.set_defaults(func=cmd_up)
 
+    app = commands.add_parser(
+        "app", help="open the lab in a browser: the app, with scenarios and a presenter mode"
+    )
+    app.add_argument(
+        "dir", nargs="?", default=APP_DEFAULT_DIR, help=f"the lab (default {APP_DEFAULT_DIR})"
+    )
+    app.add_argument("--port", type=int, default=8501, help="port on 127.0.0.1 (default 8501)")
+    app.add_argument(
+        "--fast", action="store_true", help="simulator timings near zero (rehearsals, demos)"
+    )
+    app.set_defaults(func=cmd_app)
+
     status = commands.add_parser("status", help="sync and health of every app")
     status.add_argument("dir")
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -510,6 +669,21 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--as", dest="persona", default="bob")
         command.set_defaults(func=func)
 
+    policy = commands.add_parser(
+        "policy", help="show an app's sync policy, or switch its settings on or off"
+    )
+    policy.add_argument("dir")
+    policy.add_argument("app")
+    for flag, text in (
+        ("automated", "sync new Git revisions automatically"),
+        ("prune", "delete what Git no longer has"),
+        ("self-heal", "undo hand changes to the cluster"),
+        ("allow-empty", "allow syncing an empty folder (deletes everything)"),
+    ):
+        policy.add_argument(f"--{flag}", choices=("on", "off"), help=text)
+    policy.add_argument("--as", dest="persona", default="bob", help="who changes it (default bob)")
+    policy.set_defaults(func=cmd_policy)
+
     review = commands.add_parser(
         "review", help="merge requests: propose a branch, check it, approve it, merge it"
     )
@@ -549,7 +723,7 @@ def build_parser() -> argparse.ArgumentParser:
     scenario_run = scenario_commands.add_parser(
         "run", help="autoplay a scenario, checking every step (exit 0 only if all passed)"
     )
-    scenario_run.add_argument("id")
+    scenario_run.add_argument("id", help="a scenario id (see scenario list) or a scenario file")
     scenario_run.add_argument("--dir", help="make the scenario's lab here (default: a temp folder)")
     scenario_run.add_argument("--cluster", help="embedded (default), kind, or context:NAME")
     scenario_run.add_argument("--folder", help="a folder of scenario files (default: the catalog)")

@@ -356,11 +356,19 @@ class LabConfig:
             data["cluster"]["timings"] = dict(self.timings)
         data["reconciler"] = {"pollInterval": f"{self.poll_seconds:g}s", "webhook": self.webhook}
         data["personas"] = {p.name: p.as_dict() for p in self.personas}
-        data["apps"] = [app.as_dict() for app in self.apps]
+        data["apps"] = [self._app_dict(app) for app in self.apps]
         data["policy"] = self.policy.as_dict()
         if self.review != ReviewRules():
             data["review"] = self.review.as_dict()
         data.update(self.extra)
+        return data
+
+    def _app_dict(self, app: AppSpec) -> dict[str, Any]:
+        """An app as lab.yaml writes it: its pollInterval only when it differs from the lab's
+        (the top-level reconciler.pollInterval is the default every app follows)."""
+        data = app.as_dict()
+        if app.poll_seconds == self.poll_seconds:
+            data.pop("pollInterval", None)
         return data
 
     def dump(self, path: Path) -> None:

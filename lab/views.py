@@ -7,8 +7,10 @@ returns them, the Streamlit app and the notebooks put them in tables.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lab.engine.audit import AuditEvent
 from lab.engine.reconciler import AppStatus, EngineEvent, ResourceStatus
 from lab.workspace import LabSnapshot
 
@@ -85,8 +87,31 @@ def status_dict(snapshot: LabSnapshot) -> dict[str, Any]:
     }
 
 
-def diff_dict(snapshot: LabSnapshot, app: str | None) -> dict[str, Any]:
-    """Per app, per resource out of sync: the field changes and a unified text diff."""
+def changed_by(drifts: Sequence[AuditEvent]) -> dict[tuple[str, str, str, str, str], str]:
+    """Who made each resource's latest drift, from DriftDetected audit events: keyed by
+    (app, group, kind, namespace, name); the API audit's user, else the event's actor."""
+    who: dict[tuple[str, str, str, str, str], str] = {}
+    for event in sorted(drifts, key=lambda e: e.seq):
+        res = event.data.get("resource")
+        if event.type != "DriftDetected" or not isinstance(res, Mapping):
+            continue
+        part = [str(res.get(k) or "") for k in ("group", "kind", "namespace", "name")]
+        key = (event.app, part[0], part[1], part[2], part[3])
+        by = str(event.data.get("changedBy") or event.actor or "")
+        if by:
+            who[key] = by
+        else:
+            who.pop(key, None)
+    return who
+
+
+def diff_dict(
+    snapshot: LabSnapshot, app: str | None, drifts: Sequence[AuditEvent] = ()
+) -> dict[str, Any]:
+    """Per app, per resource out of sync: the field changes, a unified text diff and, from
+    the audit trail's DriftDetected events (`drifts`), who changed it (`changedBy`, None when
+    the trail does not say)."""
+    who = changed_by(drifts)
     out: dict[str, Any] = {"apps": []}
     for status in snapshot.apps:
         if app is not None and status.name != app:
@@ -95,7 +120,14 @@ def diff_dict(snapshot: LabSnapshot, app: str | None) -> dict[str, Any]:
         for res in status.resources:
             if res.state == "Synced" or res.diff is None:
                 continue
-            resources.append({**resource_dict(res), "unified": res.diff.unified()})
+            key = (status.name, res.key.group, res.key.kind, res.key.namespace, res.key.name)
+            resources.append(
+                {
+                    **resource_dict(res),
+                    "unified": res.diff.unified(),
+                    "changedBy": who.get(key),
+                }
+            )
         out["apps"].append(
             {
                 "name": status.name,

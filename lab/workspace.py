@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from time import monotonic, sleep
 from types import TracebackType
 from typing import Any
 
@@ -61,6 +62,24 @@ log = logging.getLogger(__name__)
 
 LAB_FILE = "lab.yaml"
 DEFAULT_TEMPLATE = "web-app"
+# lab.yaml's names of the sync policy settings a face may switch, and set_policy's.
+POLICY_SETTINGS = {
+    "automated": "automated",
+    "prune": "prune",
+    "selfHeal": "self_heal",
+    "allowEmpty": "allow_empty",
+    "createNamespace": "create_namespace",
+}
+SHOWN_TIMEOUT = 10.0
+SHOW_COMMIT = (
+    "git",
+    "show",
+    "--no-color",
+    "--no-ext-diff",
+    "--format=",
+    "--patch",
+    "--root",
+)  # seconds a command waits for the snapshot to show its effect
 
 
 class LabError(Exception):
@@ -148,44 +167,54 @@ class Lab:
         self._listeners: list[Callable[[EngineEvent], None]] = []
         self._lock = threading.RLock()
         self._audit: AuditLog | None = None
+        self._audit_refused = False  # the audit file refused a write; events wait in memory
         self.reviews = ReviewDesk(self)  # merge requests (lab.yaml's `review:` rules)
 
     # --- paths -------------------------------------------------------------------------
 
     @property
     def remote_path(self) -> Path:
+        """The bare repository that is the lab's Git server."""
         return self.root / "remote.git"
 
     @property
     def repo_path(self) -> Path:
+        """The learner's clone of the Git server."""
         return self.root / "repo"
 
     @property
     def state_path(self) -> Path:
+        """`.lab/`: cluster store, history, audit trail, keys, logs."""
         return self.root / ".lab"
 
     @property
     def kubeconfig_path(self) -> Path:
+        """The kubeconfig `up` writes: one context per persona."""
         return self.root / "kubeconfig"
 
     @property
     def keys_path(self) -> Path:
+        """The personas' SSH signing keys."""
         return self.state_path / "keys"
 
     @property
     def owner_file(self) -> Path:
+        """Who owns the running lab: pid, control port and token (mode 0600)."""
         return self.state_path / "owner.json"
 
     @property
     def audit_path(self) -> Path:
+        """The hash-chained audit trail (SQLite)."""
         return self.state_path / "audit.db"
 
     @property
     def spool_path(self) -> Path:
+        """Where the Git server's hooks leave pushes and refusals for the audit trail."""
         return self.state_path / "spool.jsonl"
 
     @property
     def allowed_signers_path(self) -> Path:
+        """Git's allowed-signers file: the personas' public keys."""
         return self.state_path / "allowed_signers"
 
     def server_rules(self) -> ServerRules:
@@ -204,6 +233,7 @@ class Lab:
         )
 
     def install_git_hooks(self) -> None:
+        """(Re)write the Git server's hooks with lab.yaml's rules."""
         install_hooks(self.remote_path, self.server_rules(), self.state_path / "gitserver.json")
 
     def verify(self, sha: str) -> SignatureCheck:
@@ -238,14 +268,16 @@ class Lab:
         meta = yaml.safe_load((source / "template.yaml").read_text()) or {}
         apps = [parse_app(entry, i) for i, entry in enumerate(meta.get("apps") or [])]
         config = LabConfig(name or root.name, tuple(apps), DEFAULT_PERSONAS, template=template)
-        data = config.as_dict()
-        if meta.get("policy"):
-            data["policy"] = {**data["policy"], **meta["policy"]}
-        data.update(overrides or {})
-        config = LabConfig.parse(data, LAB_FILE)
+        data = deep_merge(config.as_dict(), {"policy": meta.get("policy") or {}})
+        data = deep_merge(data, overrides or {})
+        try:
+            config = LabConfig.parse(data, LAB_FILE)
+        except ConfigError as exc:
+            raise LabError(str(exc)) from exc
         root.mkdir(parents=True, exist_ok=True)
         lab = cls(root, config)
         lab.state_path.mkdir(exist_ok=True)
+        lab.state_path.chmod(0o700)  # keys, tokens and the audit trail: the owner's only
         config.dump(root / LAB_FILE)
         for persona in config.personas:
             ensure_key(lab.keys_path, persona)
@@ -273,6 +305,7 @@ class Lab:
 
     @classmethod
     def open(cls, root: Path) -> Lab:
+        """Open an existing workspace (reads lab.yaml); LabError names what is wrong."""
         root = Path(root).resolve()
         try:
             config = LabConfig.load(root / LAB_FILE)
@@ -284,6 +317,7 @@ class Lab:
 
     @property
     def running(self) -> bool:
+        """Whether this process has started the lab (`up`)."""
         return self._running is not None
 
     def _require(self) -> _Running:
@@ -427,6 +461,7 @@ class Lab:
         return embedded
 
     def down(self) -> None:
+        """Stop the reconciler, the cluster and every thread the lab started; safe twice."""
         running = self._running
         if running is None:
             return
@@ -440,6 +475,7 @@ class Lab:
             running.client.close,
             running.cluster.stop,
             running.history.close,
+            lambda: self._flush_audit(running.audit),
             running.audit.close,
             self._forget_audit,
             running.ownership.release,
@@ -448,6 +484,46 @@ class Lab:
                 stop()
             except Exception:
                 log.exception("while stopping the lab")
+
+    def switch_cluster(self, backend: str) -> None:
+        """Make `backend` (embedded, kind, context:NAME) the lab's cluster: lab.yaml's
+        cluster.backend, and a running lab restarted on it (down, then up). The reconciler
+        re-syncs every app onto the new cluster; the old one is left as it was. When the new
+        cluster cannot start, the lab starts again on the old one, lab.yaml is unchanged, and
+        LabError carries the backend's own message."""
+        if backend == "context:":
+            raise LabError(f"{LAB_FILE}: cluster.backend 'context:' needs a name: context:NAME")
+        path = self.root / LAB_FILE
+        try:
+            LabConfig.parse({"cluster": {"backend": backend}}, LAB_FILE)
+            on_disk = LabConfig.load(path)  # the learner may have edited it since `up`
+        except ConfigError as exc:
+            raise LabError(f"the cluster was not switched: {exc}") from exc
+        old = self.config
+        if backend == old.cluster and on_disk.cluster == backend:
+            return
+        self.config = replace(old, cluster=backend)
+        if self._running is not None:
+            self.down()
+            try:
+                self.up()
+            except Exception as exc:  # whatever stopped it, the lab must run again on the old one
+                self.config = old
+                try:
+                    self.up()
+                except Exception as again:
+                    raise LabError(
+                        f"the lab cannot run on {backend}: {exc}; and it could not start again "
+                        f"on {old.cluster}: {again}"
+                    ) from again
+                detail = str(exc).strip()
+                if not detail.endswith((".", "?", "!")):
+                    detail += "."
+                raise LabError(
+                    f"the lab cannot run on {backend}: {detail} "
+                    f"It still runs on {old.cluster}, as before."
+                ) from exc
+        replace(on_disk, cluster=backend).dump(path)
 
     def __enter__(self) -> Lab:
         return self
@@ -465,6 +541,25 @@ class Lab:
     def _forget_audit(self) -> None:
         self._audit = None
 
+    @staticmethod
+    def _flush_audit(audit: AuditLog) -> None:
+        """Write the events a refused write left in memory; say so if some are lost."""
+        try:
+            audit.flush()
+        except AuditWriteError as exc:
+            log.error("%s", exc)
+        if audit.pending:
+            log.error(
+                "%d audit events could not be written before the lab stopped: they are lost "
+                "(is the disk full?)",
+                audit.pending,
+            )
+
+    @property
+    def cluster(self) -> Any:
+        """The running cluster backend (embedded: suspend_api()/resume_api() for fault drills)."""
+        return self._require().cluster
+
     def _record(self, event: EngineEvent, actor: str = "") -> None:
         """Every event goes to the hash-chained audit trail (Secret values redacted there)."""
         audit = self._audit
@@ -479,10 +574,16 @@ class Lab:
                 data=dict(event.data),
                 time=event.at,
             )
-        except AuditWriteError:
-            log.exception("an event could not be recorded in the audit trail")
+        except AuditWriteError as exc:
+            if not self._audit_refused:  # plain words, once per outage; the event waits in memory
+                log.error("%s", exc)
+            self._audit_refused = True
         except ValueError:
             log.exception("an event the audit trail does not know: %s", event.type)
+        else:
+            if self._audit_refused:
+                log.warning("the audit trail takes writes again; the events kept meanwhile are in")
+            self._audit_refused = False
 
     def _ingest_spool(self) -> None:
         """Move what the Git server's hooks spooled (pushes, refusals) into the audit trail."""
@@ -510,16 +611,20 @@ class Lab:
                 log.exception("event listener failed")
 
     def subscribe(self, listener: Callable[[EngineEvent], None]) -> None:
+        """Call `listener` with every EngineEvent from now on (from the engine's threads)."""
         with self._lock:
             self._listeners.append(listener)
 
     def events(self, since: int = 0) -> list[EngineEvent]:
+        """The engine's events in this process, oldest first, from position `since` (the
+        last 500 are kept)."""
         with self._lock:
             return list(self._events)[since:]
 
     # --- reading -----------------------------------------------------------------------
 
     def snapshot(self) -> LabSnapshot:
+        """An immutable picture of the lab: Git HEAD, every app's status, recent events."""
         running = self._running
         head = None
         try:
@@ -544,6 +649,8 @@ class Lab:
     def wait_for(
         self, predicate: Callable[[EngineSnapshot], bool], timeout: float = 30.0
     ) -> EngineSnapshot:
+        """Block until `predicate(EngineSnapshot)` holds, re-checked at every snapshot the
+        reconciler publishes; the snapshot. TimeoutError past `timeout`."""
         return self._require().reconciler.wait_for(predicate, timeout)
 
     def wait_until_synced(
@@ -582,6 +689,7 @@ class Lab:
         return build_tree([(r.key, r.state, r.live) for r in status.resources], live)
 
     def history(self, app: str, limit: int = 50) -> list[HistoryEntry]:
+        """The app's syncs, self-heals and rollbacks, newest first."""
         self.config.app(app)
         history = self._running.history if self._running else History(self.state_path / "state.db")
         try:
@@ -608,6 +716,7 @@ class Lab:
                 audit.close()
 
     def verify_audit(self) -> ChainCheck:
+        """Recompute the audit trail's hash chain: ok, or where and why it was edited."""
         audit = self.audit_log()
         try:
             return audit.verify()
@@ -620,14 +729,62 @@ class Lab:
         return outcomes(self.audit_events())
 
     def git_log(self, limit: int = 20) -> list[Revision]:
+        """The newest `limit` commits of main on the Git server, newest first."""
         return GitSource(self.remote_path, self.state_path / "revisions").log("main", limit)
+
+    def commit_diff(self, sha: str) -> str:
+        """The unified diff a commit made (against its parent; a first commit shows every
+        file added), as `git show` prints it without the header."""
+        if not sha or sha.startswith("-") or any(c.isspace() for c in sha):
+            raise LabError(f"{sha!r} is not a commit")
+        found = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", f"{sha}^{{commit}}"],
+            cwd=self.remote_path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if found.returncode != 0:
+            raise LabError(f"the lab's Git server has no commit {sha!r}")
+        shown = subprocess.run(
+            [*SHOW_COMMIT, found.stdout.strip()],
+            cwd=self.remote_path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if shown.returncode != 0:
+            raise LabError(f"cannot show commit {sha[:7]}: {shown.stderr.strip()}")
+        return shown.stdout.lstrip("\n")
+
+    def wait_for_event(
+        self,
+        type: str,
+        *,
+        app: str | None = None,
+        after: int = 0,
+        timeout: float = 30.0,
+    ) -> AuditEvent:
+        """The first audit event of `type` (for `app`, when given) with a seq above `after`,
+        waiting up to `timeout` seconds for it; TimeoutError names what did not come."""
+        deadline = monotonic() + timeout
+        while True:
+            found = self.audit_events(types=[type], app=app, after=after, limit=None)
+            if found:
+                return found[0]
+            if monotonic() >= deadline:
+                about = f" for app {app}" if app else ""
+                raise TimeoutError(f"no {type} event{about} within {timeout:g} s")
+            sleep(0.05)
 
     # --- Git -----------------------------------------------------------------------------
 
     def working_copy(self) -> WorkingCopy:
+        """The learner's clone (`repo/`): read files, list them, commit."""
         return WorkingCopy(self.repo_path, self.keys_path)
 
     def persona(self, name: str) -> Persona:
+        """The persona called `name` in lab.yaml; LabError lists the known ones."""
         try:
             return self.config.persona(name)
         except ConfigError as exc:
@@ -685,6 +842,9 @@ class Lab:
     def revert(
         self, sha: str, *, persona: str = "alice", sign: bool = True, push: bool = True
     ) -> CommitResult:
+        """A `git revert` of commit `sha` as `persona`, pushed to the Git server. A refused push
+        leaves the clone as the server has main (the revert is dropped); `result.push` says
+        why it was refused."""
         who = self.persona(persona)
         copy = self.working_copy()
         try:
@@ -693,6 +853,11 @@ class Lab:
         except WorkingCopyError as exc:
             raise LabError(str(exc)) from exc
         result = copy.push(who) if push else None
+        if result is not None and not result.ok:
+            try:
+                copy.pull()  # back to main as the server has it: the refused revert is dropped
+            except WorkingCopyError as exc:
+                log.warning("the clone could not be reset after a refused push: %s", exc)
         if result is not None:
             self._pushed()
         return CommitResult(new, result)
@@ -763,6 +928,8 @@ class Lab:
     def sync(
         self, app: str, *, persona: str = "alice", timeout: float = 300.0
     ) -> HistoryEntry | None:
+        """A manual sync of the app's target revision now, whatever its policy; waits for it
+        and returns its history entry (LabError if another operation is running)."""
         self._app(app)
         self.persona(persona)
         try:
@@ -770,33 +937,70 @@ class Lab:
         except RuntimeError as exc:
             raise LabError(str(exc)) from exc
 
+    def _until_shown(
+        self, app: str, shown: Callable[[AppStatus], bool], timeout: float = SHOWN_TIMEOUT
+    ) -> None:
+        """Wait until the published snapshot shows a command's effect on `app`, so a face
+        that reads `snapshot()` right after the command sees it. The command has taken effect
+        either way: past `timeout` (a busy engine) this only logs."""
+
+        def done(snap: EngineSnapshot) -> bool:
+            status = next((a for a in snap.apps if a.name == app), None)
+            return status is not None and shown(status)
+
+        try:
+            self._require().reconciler.wait_for(done, timeout)
+        except TimeoutError:
+            log.warning("the snapshot did not show the change to %s within %g s", app, timeout)
+
     def pause(self, app: str, *, persona: str = "bob") -> None:
+        """Stop automated sync (and self-heal) of `app`; manual syncs still work. Recorded as
+        SyncPolicyChanged; returns once `snapshot()` shows the app paused."""
         self._app(app)
         self._require().reconciler.pause(app, by=self.persona(persona).name)
+        self._until_shown(app, lambda a: a.paused)
 
     def resume(self, app: str, *, persona: str = "bob") -> None:
+        """Start automated sync of `app` again (leaving a rollback: it follows Git HEAD again).
+        Recorded as SyncPolicyChanged; returns once `snapshot()` shows it resumed."""
         self._app(app)
         self._require().reconciler.resume(app, by=self.persona(persona).name)
+        self._until_shown(app, lambda a: not a.paused and not a.pinned)
 
     def set_policy(self, app: str, *, persona: str = "bob", **changes: bool) -> AppSpec:
+        """Turn sync policy settings of `app` on or off: automated, prune, self_heal,
+        allow_empty, create_namespace (keyword arguments, True/False). Recorded as
+        SyncPolicyChanged; returns the app's new spec once `snapshot()` shows it."""
         self._app(app)
         allowed = {"automated", "prune", "self_heal", "allow_empty", "create_namespace"}
         unknown = set(changes) - allowed
         if unknown:
             raise LabError(f"unknown sync policy setting(s): {', '.join(sorted(unknown))}")
-        return self._require().reconciler.set_policy(app, by=self.persona(persona).name, **changes)
+        spec = self._require().reconciler.set_policy(app, by=self.persona(persona).name, **changes)
+        self._until_shown(app, lambda a: a.spec.policy == spec.policy)
+        return spec
 
     def rollback_to(
         self, app: str, history_id: int, *, persona: str = "bob"
     ) -> HistoryEntry | None:
-        """Argo CD's way: sync an earlier revision from the history and pause auto-sync."""
+        """Argo CD's way: sync an earlier revision from the history and pause auto-sync.
+        Returns the rollback's history entry once `snapshot()` shows the app pinned to it."""
         self._app(app)
         try:
-            return self._require().reconciler.rollback_to(
+            entry = self._require().reconciler.rollback_to(
                 app, history_id, by=self.persona(persona).name
             )
         except (KeyError, RuntimeError) as exc:
             raise LabError(str(exc).strip("'\"")) from exc
+        if entry is not None:
+            revision = entry.revision
+            self._until_shown(
+                app,
+                lambda a: (
+                    a.pinned == revision and (a.operation is None or a.operation.phase != "Running")
+                ),
+            )
+        return entry
 
     def rollback_revert(
         self, app: str, revision: str | None = None, *, persona: str = "bob"
@@ -859,7 +1063,13 @@ class Lab:
 
         return {
             ("GET", "/status"): guarded(lambda q, b: views.status_dict(self.snapshot())),
-            ("GET", "/diff"): guarded(lambda q, b: views.diff_dict(self.snapshot(), q.get("app"))),
+            ("GET", "/diff"): guarded(
+                lambda q, b: views.diff_dict(
+                    self.snapshot(),
+                    q.get("app"),
+                    self.audit_events(types=["DriftDetected"], app=q.get("app") or None),
+                )
+            ),
             ("GET", "/history"): guarded(
                 lambda q, b: [e.as_dict() for e in self.history(q["app"])]
             ),
@@ -873,6 +1083,7 @@ class Lab:
                 lambda q, b: self.resume(b["app"], persona=b.get("persona", "bob"))
             ),
             ("POST", "/rollback"): guarded(self._rollback_command),
+            ("POST", "/policy"): guarded(self._policy_command),
             ("POST", "/webhook"): guarded(webhook, raw=True),
             ("GET", "/reviews"): guarded(
                 lambda q, b: [r.as_dict() for r in self.reviews.list(q.get("state") or None)]
@@ -901,6 +1112,26 @@ class Lab:
         )
         return {**request.as_dict(), "mergeable": not rule, "blockedBy": rule, "reason": reason}
 
+    def _policy_command(self, query: Mapping[str, str], body: Mapping[str, Any]) -> Any:
+        """`gitops-lab policy`: body {app, persona, changes: {automated: true, ...}} (the
+        lab.yaml names); answers the app's sync policy after the change."""
+        changes = body.get("changes") or {}
+        if not isinstance(changes, Mapping):
+            raise LabError("changes must be a mapping of setting to true or false")
+        attrs = {}
+        for key, value in changes.items():
+            if key not in POLICY_SETTINGS:
+                raise LabError(
+                    f"unknown sync policy setting {key!r} (known: {', '.join(POLICY_SETTINGS)})"
+                )
+            if not isinstance(value, bool):
+                raise LabError(f"{key} must be true or false, not {value!r}")
+            attrs[POLICY_SETTINGS[key]] = value
+        if not body.get("app"):
+            raise LabError("say which app: the body needs an `app`")
+        spec = self.set_policy(str(body["app"]), persona=str(body.get("persona", "bob")), **attrs)
+        return spec.policy.as_dict()
+
     def _rollback_command(self, query: Mapping[str, str], body: Mapping[str, Any]) -> Any:
         app, persona = body["app"], body.get("persona", "bob")
         if body.get("to") is not None:
@@ -911,6 +1142,20 @@ class Lab:
             "pushed": commit.pushed,
             "message": commit.push.message if commit.push else "",
         }
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """`override` laid over `base`: mappings merge key by key, at every depth; anything else
+    (lists included) replaces what was there. A scenario's `policy: {manifests: ...}` keeps
+    the template's protectedPaths this way."""
+    merged = dict(base)
+    for key, value in override.items():
+        old = merged.get(key)
+        if isinstance(old, Mapping) and isinstance(value, Mapping):
+            merged[key] = deep_merge(old, value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def _entry(entry: HistoryEntry | None) -> Any:

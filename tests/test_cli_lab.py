@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -223,3 +225,51 @@ def test_a_merge_request_from_the_command_line(running_lab: Path) -> None:
     assert run("kubectl", lab, "--", "get", "cm", "extra", "-n", "web").returncode == 0
     missing = run("review", "show", lab, "7")
     assert missing.returncode == 2 and "no merge request !7" in missing.stderr
+
+
+def test_policy_shows_and_switches_settings_and_is_audited(running_lab: Path) -> None:
+    from lab.engine.audit import to_json
+    from lab.workspace import Lab
+
+    shown = run("policy", str(running_lab), "web")
+    assert shown.returncode == 0, shown.stderr
+    assert "web: automated on, prune on, selfHeal on, allowEmpty off" in shown.stdout
+    out = run("policy", str(running_lab), "web", "--self-heal", "off", "--prune", "off")
+    assert out.returncode == 0, out.stderr
+    assert "set by bob: automated on, prune off, selfHeal off, allowEmpty off" in out.stdout
+    # The command returns once the lab's snapshot shows the change: no waiting needed.
+    policy = json.loads(run("status", str(running_lab), "--json").stdout)["apps"][0]["policy"]
+    assert policy["selfHeal"] is False and policy["prune"] is False
+    audit = run("audit", str(running_lab), "--format", "json", "--type", "SyncPolicyChanged")
+    assert audit.returncode == 0, audit.stderr
+    events = json.loads(audit.stdout)
+    last = events[-1]
+    assert last["actor"] == "bob" and last["app"] == "web"
+    assert last["data"]["changes"] == {"prune": False, "self_heal": False}
+    recorded = Lab.open(running_lab).audit_events(types=["SyncPolicyChanged"])
+    assert json.loads(to_json(recorded)) == events
+    try:
+        unknown = run("policy", str(running_lab), "nope", "--prune", "on")
+        assert unknown.returncode == 2 and "there is no app 'nope'" in unknown.stderr
+        stranger = run("policy", str(running_lab), "web", "--prune", "on", "--as", "eve")
+        assert stranger.returncode == 2 and "no persona 'eve'" in stranger.stderr
+        wrong = run("policy", str(running_lab), "web", "--prune", "maybe")
+        assert wrong.returncode == 2 and "invalid choice" in wrong.stderr
+        for bad in (unknown, stranger, wrong):
+            assert "Traceback" not in bad.stderr
+        # The route is behind the control channel's token like every other command.
+        owner = json.loads((running_lab / ".lab" / "owner.json").read_text())
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{owner['port']}/policy",
+            data=json.dumps({"app": "web", "changes": {"prune": True}}).encode(),
+            headers={"Content-Type": "application/json", "Authorization": "Bearer wrong"},
+            method="POST",
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 401
+        after = json.loads(run("status", str(running_lab), "--json").stdout)["apps"][0]
+        assert after["policy"]["prune"] is False  # the refused call switched nothing on
+    finally:
+        back = run("policy", str(running_lab), "web", "--self-heal", "on", "--prune", "on")
+        assert back.returncode == 0, back.stderr

@@ -7,7 +7,6 @@ a learner would: commit, push, change the cluster by hand, roll back.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,17 +16,6 @@ from lab.cluster.sim.settings import Timings
 from lab.engine.model import HealthStatus, SyncStatus
 from lab.engine.reconciler import EngineSnapshot
 from lab.workspace import Lab, LabError
-
-
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Lab]:
-    made = Lab.init(tmp_path / "lab", "web-app")
-    made.up(timings=Timings.instant())
-    try:
-        made.wait_until_synced("web", timeout=60)
-        yield made
-    finally:
-        made.down()
 
 
 def deployment(lab: Lab) -> dict:
@@ -348,3 +336,129 @@ def test_multi_env_template_syncs_both_environments(tmp_path: Path) -> None:
         assert prod["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":1.1")
     finally:
         lab.down()
+
+
+def test_deep_merge_merges_mappings_and_replaces_lists() -> None:
+    from lab.workspace import deep_merge
+
+    base = {"policy": {"signatures": {"mode": "enforce"}, "protectedPaths": [{"path": "a"}]}}
+    merged = deep_merge(base, {"policy": {"manifests": {"x": "warn"}, "protectedPaths": []}})
+    assert merged == {
+        "policy": {
+            "signatures": {"mode": "enforce"},
+            "protectedPaths": [],
+            "manifests": {"x": "warn"},
+        }
+    }
+    assert base["policy"]["protectedPaths"] == [{"path": "a"}]  # the base is not changed
+
+
+def test_init_overrides_keep_the_templates_policy_and_set_the_poll_interval(tmp_path: Path) -> None:
+    lab = Lab.init(
+        tmp_path / "w",
+        "multi-env",
+        overrides={
+            "policy": {"manifests": {"no-latest-image": "enforce"}},
+            "reconciler": {"pollInterval": "2s"},
+        },
+    )
+    for config in (lab.config, Lab.open(lab.root).config):
+        assert [(r.path, r.allowed) for r in config.policy.protected] == [
+            ("envs/prod/**", ("bob",))
+        ]
+        assert config.policy.manifests == {"no-latest-image": "enforce"}
+        assert config.poll_seconds == 2.0 and config.webhook is True
+        assert [a.poll_seconds for a in config.apps] == [2.0, 2.0]
+    written = yaml.safe_load((lab.root / "lab.yaml").read_text())
+    assert all("pollInterval" not in app for app in written["apps"])
+    with pytest.raises(LabError, match=r"reconciler\.pollInterval"):
+        Lab.init(tmp_path / "bad", "web-app", overrides={"reconciler": {"pollInterval": "soon"}})
+
+
+def test_an_apps_own_poll_interval_is_kept(tmp_path: Path) -> None:
+    lab = Lab.init(tmp_path / "w", "web-app")
+    data = yaml.safe_load((lab.root / "lab.yaml").read_text())
+    data["apps"][0]["pollInterval"] = "30s"
+    data["reconciler"]["pollInterval"] = "5s"
+    (lab.root / "lab.yaml").write_text(yaml.safe_dump(data))
+    config = Lab.open(lab.root).config
+    assert config.apps[0].poll_seconds == 30.0 and config.poll_seconds == 5.0
+    assert config.as_dict()["apps"][0]["pollInterval"] == "30s"
+
+
+def test_a_refused_revert_leaves_the_clone_as_the_server_has_it(tmp_path: Path) -> None:
+    lab = Lab.init(tmp_path / "w", "multi-env")
+    overlay = lab.working_copy().read("envs/prod/kustomization.yaml") + "\n# bob's note\n"
+    change = lab.commit({"envs/prod/kustomization.yaml": overlay}, "a prod note", persona="bob")
+    assert change.pushed
+    revert = lab.revert(change.sha, persona="alice")  # alice may not change envs/prod/**
+    assert revert.push is not None and not revert.push.ok
+    assert "envs/prod" in revert.push.message
+    copy = lab.working_copy()
+    assert copy.head() == lab.git_log(1)[0].sha == change.sha
+    assert copy.read("envs/prod/kustomization.yaml") == overlay
+
+
+def test_commands_show_in_the_snapshot_when_they_return(lab: Lab) -> None:
+    seq = lab.audit_events()[-1].seq
+    lab.pause("web", persona="bob")
+    assert lab.snapshot().app("web").paused
+    lab.resume("web", persona="bob")
+    assert not lab.snapshot().app("web").paused
+    spec = lab.set_policy("web", persona="bob", self_heal=False, prune=False)
+    policy = lab.snapshot().app("web").spec.policy
+    assert policy == spec.policy and not policy.self_heal and not policy.prune
+    event = lab.wait_for_event("SyncPolicyChanged", app="web", after=seq, timeout=10)
+    assert event.actor == "bob" and "paused" in event.message
+    later = lab.wait_for_event("SyncPolicyChanged", app="web", after=event.seq, timeout=10)
+    assert later.seq > event.seq
+    with pytest.raises(TimeoutError, match=r"no RolledBack event for app web within 0\.2 s"):
+        lab.wait_for_event("RolledBack", app="web", after=seq, timeout=0.2)
+
+
+def test_commit_diff_is_the_unified_diff_of_a_commit(lab: Lab) -> None:
+    cm = manifest(lab, "apps/web/configmap.yaml")
+    cm["data"]["COLOR"] = "green"
+    commit = lab.commit({"apps/web/configmap.yaml": dump(cm)}, "green")
+    diff = lab.commit_diff(commit.sha)
+    assert diff.startswith("diff --git a/apps/web/configmap.yaml b/apps/web/configmap.yaml")
+    assert "-  COLOR: blue" in diff and "+  COLOR: green" in diff
+    first = lab.git_log(20)[-1]
+    assert "new file mode" in lab.commit_diff(first.short)
+    for bad in ("nosuchcommit", "--output=/tmp/x", ""):
+        with pytest.raises(LabError):
+            lab.commit_diff(bad)
+
+
+def test_diff_view_names_who_changed_each_drifted_resource(lab: Lab) -> None:
+    from lab import views
+
+    lab.set_policy("web", persona="bob", self_heal=False)
+    seq = lab.audit_events()[-1].seq
+    out = lab.kubectl("scale", "deploy", "web", "-n", "web", "--replicas=4", persona="mallory")
+    assert out.returncode == 0, out.stderr
+    lab.wait_for_event("DriftDetected", app="web", after=seq, timeout=30)
+    lab.wait_for(lambda s: s.app("web").sync is SyncStatus.OUT_OF_SYNC, timeout=30)
+    drifts = lab.audit_events(types=["DriftDetected"])
+    result = views.diff_dict(lab.snapshot(), "web", drifts)
+    (res,) = result["apps"][0]["resources"]
+    assert res["kind"] == "Deployment" and res["changedBy"] == "mallory"
+    assert views.diff_dict(lab.snapshot(), "web")["apps"][0]["resources"][0]["changedBy"] is None
+
+
+def test_every_public_lab_call_has_a_docstring_and_is_in_the_python_api_page() -> None:
+    import inspect
+
+    page = (Path(__file__).parents[1] / "docs" / "python-api.md").read_text()
+    missing_doc, missing_page = [], []
+    for name in dir(Lab):
+        if name.startswith("_"):
+            continue
+        member = inspect.getattr_static(Lab, name)
+        target = member.__func__ if isinstance(member, classmethod | staticmethod) else member
+        if not inspect.getdoc(target):
+            missing_doc.append(name)
+        if f"lab.{name}" not in page and f"Lab.{name}" not in page:
+            missing_page.append(name)
+    assert not missing_doc, f"no docstring: {missing_doc}"
+    assert not missing_page, f"not in docs/python-api.md: {missing_page}"

@@ -64,16 +64,24 @@ def api_version_of(kind: str, given: str = "") -> str:
     return given or _GROUPS.get(kind, "v1")
 
 
-def _edit(lab: Lab, edit: Mapping[str, Any]) -> tuple[str, str | None]:
+def _edit(lab: Lab, edit: Mapping[str, Any], pending: Mapping[str, str | None]) -> str | None:
+    """The file's new text (None: deleted) after one edit. `pending` holds what earlier edits
+    of the same commit made, so several edits of one file apply in order, on one content."""
     path = str(edit["path"])
     if edit.get("delete"):
-        return path, None
+        return None
     if "write" in edit:
-        return path, str(edit["write"])
-    try:
-        text = lab.working_copy().read(path)
-    except OSError as exc:
-        raise ActionError(f"{path} is not in the repository: {exc}") from exc
+        return str(edit["write"])
+    if path in pending:
+        base = pending[path]
+        if base is None:
+            raise ActionError(f"{path} was deleted by an earlier edit of this commit")
+        text = base
+    else:
+        try:
+            text = lab.working_copy().read(path)
+        except OSError as exc:
+            raise ActionError(f"{path} is not in the repository: {exc}") from exc
     if "replace" in edit:
         old, new = str(edit["replace"]["old"]), str(edit["replace"]["new"])
         if old not in text:
@@ -90,7 +98,15 @@ def _edit(lab: Lab, edit: Mapping[str, Any]) -> tuple[str, str | None]:
             except paths.PathError as exc:
                 raise ActionError(f"{path}: {exc}") from exc
         text = yaml.safe_dump_all(documents, sort_keys=False)
-    return path, text
+    return text
+
+
+def edited_files(lab: Lab, edits: Any) -> dict[str, str | None]:
+    """A commit's files after its edits, applied in order (None: the file is deleted)."""
+    files: dict[str, str | None] = {}
+    for edit in edits:
+        files[str(edit["path"])] = _edit(lab, edit, files)
+    return files
 
 
 def _persona(action: Mapping[str, Any], default: str) -> str:
@@ -115,9 +131,8 @@ def perform(lab: Lab, kind: str, action: Any, state: RunState) -> str:
 
 def _commit(lab: Lab, action: Any, state: RunState) -> str:
     who = _persona(action, "alice")
-    files = dict(_edit(lab, edit) for edit in action["files"])
     result = lab.commit(
-        files,
+        edited_files(lab, action["files"]),
         str(action["message"]),
         persona=who,
         sign=bool(action.get("sign", True)),
@@ -303,6 +318,8 @@ def _simulator(lab: Lab, action: Any, state: RunState) -> str:
         data["registry.unavailable"] = "true" if registry["unavailable"] else "false"
     if "missing" in registry:
         data["registry.missing"] = ",".join(str(r) for r in registry["missing"])
+    for name, value in (action.get("cloud") or {}).items():
+        data[f"cloud.{name}"] = str(value)
     for target, percent in (action.get("load") or {}).items():
         ns, _, name = str(target).partition("/")
         data[f"load.{ns}.{name}"] = str(percent)
@@ -310,6 +327,32 @@ def _simulator(lab: Lab, action: Any, state: RunState) -> str:
         "v1", "ConfigMap", SETTINGS_CONFIGMAP, SETTINGS_NAMESPACE, {"data": data}
     )
     return "simulator settings: " + ", ".join(f"{k}={v}" for k, v in data.items())
+
+
+def _console(lab: Lab, action: Any, state: RunState) -> str:
+    """Someone clicks in the simulated cloud's console: one HTTPS call with the persona's own
+    token, so the cloud's activity log and the API audit log name them."""
+    who = _persona(action, "mallory")
+    method = str(action.get("method") or "PATCH").upper()
+    path = "/simcloud/v1/" + str(action["path"]).strip("/")
+    body = action.get("body")
+    try:
+        answer = lab.client(who).request(method, path, body=body)
+    except ClusterError as exc:
+        if action.get("expectFail"):
+            return f"{who} in the cloud console: {method} {action['path']} refused: {exc}"
+        raise ActionError(f"the cloud console refused {method} {action['path']}: {exc}") from exc
+    if action.get("expectFail"):
+        raise ActionError(
+            f"the cloud console accepted {method} {action['path']}, but this step expected it "
+            "to refuse"
+        )
+    said = f"{who} in the cloud console: {method} {action['path']}"
+    if body:
+        said += f" {json.dumps(body)}"
+    if isinstance(answer, dict) and "public" in answer:
+        said += f" -> public: {json.dumps(answer['public'])}"
+    return said
 
 
 def _review(lab: Lab, action: Any, state: RunState) -> str:
@@ -364,6 +407,7 @@ _HANDLERS = {
     "pause": _pause,
     "resume": _resume,
     "simulator": _simulator,
+    "console": _console,
     "wait": _wait,
     "review": _review,
 }

@@ -9,11 +9,13 @@ none, so a player always shows what is being waited for.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from lab.engine.app import parse_duration
+from lab.engine.audit import AuditEvent
+from lab.engine.outcomes import outcomes
 from lab.engine.review import ReviewError
 from lab.scenario import paths
 from lab.scenario.actions import api_version_of
@@ -45,18 +47,15 @@ def describe(check: Mapping[str, Any]) -> str:
     if kind == "app":
         parts = [str(spec[k]) for k in ("sync", "health") if k in spec]
         extra = []
-        if "operation" in spec:
-            extra.append(
-                f"last operation {spec.get('operationKind', '')} {spec['operation']}".replace(
-                    "  ", " "
-                )
-            )
+        if "operation" in spec or "operationKind" in spec:
+            op = " ".join(str(spec[k]) for k in ("operationKind", "operation") if k in spec)
+            extra.append(f"last operation {op}")
         if spec.get("paused") is not None:
             extra.append("paused" if spec["paused"] else "not paused")
         if spec.get("pinned") is not None:
             extra.append("pinned to a rollback" if spec["pinned"] else "following Git")
-        if spec.get("atHead"):
-            extra.append("at Git HEAD")
+        if spec.get("atHead") is not None:
+            extra.append("at Git HEAD" if spec["atHead"] else "not at Git HEAD")
         if spec.get("condition"):
             extra.append(f'saying "{spec["condition"]}"')
         if spec.get("warning"):
@@ -64,10 +63,15 @@ def describe(check: Mapping[str, Any]) -> str:
         if spec.get("resource"):
             res = spec["resource"]
             extra.append(f"{res['kind']}/{res['name']} {res.get('state', '')}".strip())
-        return f"app {spec['name']} is " + ", ".join(parts + extra)
+        words = parts + extra
+        return (
+            f"app {spec['name']} is " + ", ".join(words)
+            if words
+            else (f"app {spec['name']} has a status")
+        )
     if kind == "resource":
         target = f"{spec['kind']}/{spec['name']}"
-        if spec.get("absent"):
+        if spec.get("absent") or spec.get("exists") is False:
             return (
                 f"{target} does not exist"
                 if "field" not in spec
@@ -132,6 +136,7 @@ class CheckContext:
 
     audit_after: int = 0  # audit seq when the step began: events must be newer
     head_before: str = ""
+    run_after: int = 0  # audit seq when the run began (after setup): outcome checks read on
 
 
 def evaluate(lab: Lab, check: Mapping[str, Any], ctx: CheckContext) -> Verdict:
@@ -166,10 +171,12 @@ def _app(lab: Lab, spec: Mapping[str, Any], ctx: CheckContext) -> Verdict:
         problems.append("paused")
     if "pinned" in spec and bool(app.pinned) != spec["pinned"]:
         problems.append("pinned")
-    if spec.get("atHead") and not (
-        app.target is not None and app.head is not None and app.target.sha == app.head.sha
-    ):
-        problems.append("at HEAD")
+    if spec.get("atHead") is not None:
+        at_head = app.target is not None and app.head is not None and app.target.sha == app.head.sha
+        target = app.target.short if app.target is not None else "nothing"
+        saw += f"; target {target}" + (" = Git HEAD" if at_head else " (Git HEAD differs)")
+        if at_head != bool(spec["atHead"]):
+            problems.append("at HEAD")
     if spec.get("condition"):
         if not any(spec["condition"] in c for c in app.conditions):
             problems.append("condition")
@@ -199,6 +206,8 @@ def _live(lab: Lab, spec: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def _resource(lab: Lab, spec: Mapping[str, Any], ctx: CheckContext) -> Verdict:
+    if spec.get("exists") is False:  # `exists: false` says what `absent: true` says
+        spec = {**{k: v for k, v in spec.items() if k != "exists"}, "absent": True}
     obj = _live(lab, spec)
     target = f"{spec['kind']}/{spec['name']}"
     if obj is None:
@@ -296,21 +305,61 @@ def _git(lab: Lab, spec: Mapping[str, Any], ctx: CheckContext) -> Verdict:
     return Verdict(met, saw)
 
 
-def _outcome(lab: Lab, spec: Mapping[str, Any], ctx: CheckContext) -> Verdict:
-    events = lab.audit_events(after=ctx.audit_after)
-    from lab.engine.outcomes import outcomes
+def _minus(values: list[float], taken: list[float]) -> list[float]:
+    left = list(values)
+    for value in taken:
+        if value in left:
+            left.remove(value)
+    return left
 
-    result = outcomes(events)
-    checks = (
-        ("driftCorrectedWithin", result.drift_correct_seconds, "drift corrected in"),
-        ("driftDetectedWithin", result.drift_detect_seconds, "drift detected in"),
-        ("recoveredWithin", result.recover_seconds, "recovered in"),
-    )
+
+def _open_drifts(events: Sequence[AuditEvent]) -> list[AuditEvent]:
+    """DriftDetected events not followed by their DriftCorrected (nor by a lab restart)."""
+    open_: dict[tuple[str, str], AuditEvent] = {}
+    for event in sorted(events, key=lambda e: e.seq):
+        if event.type in ("LabStarted", "LabStopped"):
+            open_.clear()
+            continue
+        key = (event.app, json.dumps(event.data.get("resource"), sort_keys=True))
+        if event.type == "DriftDetected":
+            open_[key] = event
+        elif event.type == "DriftCorrected":
+            open_.pop(key, None)
+    return list(open_.values())
+
+
+def step_figures(events: Sequence[AuditEvent], step_after: int) -> dict[str, list[float]]:
+    """The outcome figures a step is judged on, from the run's events (`events`).
+
+    A fault the step did not make is still measured from its real start: an incident counts
+    when it ends in the step (a drift corrected, an app recovered), measured from the push or
+    the hand change that began it, even if an earlier step made it; a detection counts when it
+    happened in the step, or earlier for a drift still open when the step began. Incidents
+    over before the step began are left out: they were judged by their own step."""
+    earlier = [e for e in events if e.seq <= step_after]
+    full, before = outcomes(events), outcomes(earlier)
+    detect = _minus(full.drift_detect_seconds, before.drift_detect_seconds)
+    for event in _open_drifts(earlier):
+        detect += outcomes([event]).drift_detect_seconds
+    return {
+        "driftDetectedWithin": detect,
+        "driftCorrectedWithin": _minus(full.drift_correct_seconds, before.drift_correct_seconds),
+        "recoveredWithin": _minus(full.recover_seconds, before.recover_seconds),
+    }
+
+
+def _outcome(lab: Lab, spec: Mapping[str, Any], ctx: CheckContext) -> Verdict:
+    figures = step_figures(lab.audit_events(after=ctx.run_after), ctx.audit_after)
     met = True
     saw = []
-    for key, values, words in checks:
+    for key, words in (
+        ("driftDetectedWithin", "drift detected in"),
+        ("driftCorrectedWithin", "drift corrected in"),
+        ("recoveredWithin", "recovered in"),
+    ):
         if key not in spec:
             continue
+        values = figures[key]
         limit = parse_duration(spec[key], key)
         saw.append(f"{words} " + (", ".join(f"{v:.2f} s" for v in values) or "nothing yet"))
         met = met and bool(values) and max(values) <= limit

@@ -43,6 +43,7 @@ ACTION_KINDS = (
     "pause",
     "resume",
     "simulator",
+    "console",
     "wait",
     "review",
 )

@@ -108,12 +108,20 @@ class ScenarioRun:
         self.state = actions.RunState()
         self.contexts: dict[int, checks.CheckContext] = {}
         self.started = 0.0
+        self.run_after = 0  # the audit trail's last seq once setup is done
 
     # --- lifecycle -----------------------------------------------------------------------
 
     def start(self, timeout: float = 120.0) -> Lab:
         """Make the scenario's lab, start it, and wait until it is synced and healthy."""
         setup = self.scenario.setup
+        backend = (self.cluster or "embedded").split(":", 1)[0]
+        if self.scenario.needs and backend != "embedded":
+            raise LabError(
+                f"scenario {self.scenario.id} needs what only the embedded cluster offers "
+                f"({', '.join(self.scenario.needs)}), so it is skipped on {self.cluster}: "
+                f"run it without --cluster"
+            )
         overrides = dict(setup.get("lab") or {})
         timings = dict(setup.get("timings") or {})
         if self.fast:
@@ -133,6 +141,7 @@ class ScenarioRun:
             lab.commit(dict(files), f"Set up the {self.scenario.id} scenario", persona="alice")
         lab.wait_until_synced(timeout=timeout)
         self.started = time.monotonic()
+        self.run_after = self._audit_seq(lab)
         return lab
 
     def stop(self) -> None:
@@ -158,10 +167,15 @@ class ScenarioRun:
     def begin_step(self, index: int) -> None:
         """Mark where step `index` starts: its event checks look only at what comes after."""
         lab = self._lab()
-        events = lab.audit_events()
-        last = events[-1].seq if events else 0
         head = lab.git_log(1)[0].sha
-        self.contexts[index] = checks.CheckContext(audit_after=last, head_before=head)
+        self.contexts[index] = checks.CheckContext(
+            audit_after=self._audit_seq(lab), head_before=head, run_after=self.run_after
+        )
+
+    @staticmethod
+    def _audit_seq(lab: Lab) -> int:
+        events = lab.audit_events(limit=1)
+        return events[-1].seq if events else 0
 
     def do_it_for_me(self, index: int) -> list[str]:
         """Perform step `index`'s actions ("Do it for me")."""

@@ -25,6 +25,7 @@ pages = st.navigation(
         st.Page(HERE / "pages" / "git.py", title="Git", icon=":material/commit:"),
         st.Page(HERE / "pages" / "reviews.py", title="Reviews", icon=":material/merge_type:"),
         st.Page(HERE / "pages" / "cluster.py", title="Cluster", icon=":material/deployed_code:"),
+        st.Page(HERE / "pages" / "cloud.py", title="Cloud", icon=":material/cloud:"),
         st.Page(HERE / "pages" / "sync.py", title="Sync", icon=":material/sync:"),
         st.Page(HERE / "pages" / "audit.py", title="Audit", icon=":material/policy:"),
         st.Page(HERE / "pages" / "settings.py", title="Settings", icon=":material/settings:"),

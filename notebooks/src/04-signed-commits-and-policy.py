@@ -244,7 +244,8 @@ status()
 
 # %% [markdown]
 # The other rules — `no-latest-image`, `no-privileged`, `require-limits`, `replicas-bounds` —
-# warn by default; a team turns any of them to `enforce` in `lab.yaml`:
+# warn by default (`replicas-limit`, at most 100 replicas, is enforced: the lab's cluster
+# simulates every pod); a team turns any of them to `enforce` in `lab.yaml`:
 #
 # ```yaml
 # policy:

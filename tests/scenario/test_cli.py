@@ -46,3 +46,15 @@ def test_run_unknown_scenario_is_a_clear_error() -> None:
     out = run("run", "no-such-scenario")
     assert out.returncode == 2 and "there is no scenario 'no-such-scenario'" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_run_takes_a_scenario_file_and_names_what_is_wrong_in_it(tmp_path: Path) -> None:
+    broken = tmp_path / "mine.yaml"
+    broken.write_text("id: mine\ntitle: Mine\nsteps: [unclosed")
+    out = run("run", str(broken))
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "mine.yaml" in out.stderr and "not valid YAML" in out.stderr
+    assert "Traceback" not in out.stderr
+    good = run("run", str(ROOT / "scenarios" / "04-deleted-resource.yaml"), "--fast")
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "PASSED: Drift: a deleted ConfigMap comes back" in good.stdout

@@ -314,6 +314,7 @@ def test_a_lab_keeps_its_keys_and_tokens_private(tmp_path: Path) -> None:
     lab = Lab.init(tmp_path / "lab", "web-app")
     keys = lab.keys_path
     assert mode(keys) == 0o700
+    assert mode(lab.state_path) == 0o700  # .lab: the store, the audit trail, the tokens
     private = [p for p in keys.iterdir() if not p.name.endswith(".pub")]
     assert private, "init made no signing keys"
     for key in private:

@@ -12,7 +12,6 @@ import pandas as pd
 import streamlit as st
 
 from lab.config import RECONCILER
-from lab.engine.gitserver import git
 from lab.engine.signatures import SignatureCheck
 from lab.engine.source import SourceError
 from lab.ui import widgets
@@ -53,17 +52,6 @@ def signature(sha: str) -> SignatureCheck | None:
             st.caption(f"Cannot check the signature of {sha[:7]}: {exc}")
             return None
     return cache[key]
-
-
-def commit_diff(sha: str) -> str:
-    """What one commit changed (until the facade offers lab.commit_diff(sha))."""
-    result = git(
-        "show", "--no-color", "--no-ext-diff", "--format=", "--stat", "--patch", sha,
-        cwd=lab.remote_path,
-    )  # fmt: skip
-    if result.returncode != 0:
-        raise LabError(f"cannot show commit {sha[:7]}: {result.stderr.strip()}")
-    return result.stdout
 
 
 def load_file() -> None:
@@ -277,6 +265,6 @@ with history_tab:
                 st.rerun()
         st.markdown("**What this commit changed**")
         try:
-            widgets.diff(commit_diff(sha))
+            widgets.diff(lab.commit_diff(sha))
         except LabError as exc:
             st.warning(str(exc))

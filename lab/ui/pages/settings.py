@@ -1,6 +1,7 @@
-"""Settings: which cluster the lab runs on, the embedded cluster's pace and behaviour (its
-ConfigMap kube-system/gitops-lab-simulator: timings, the simulated registry, the CPU load the
-HPA sees), the personas, and "reset the lab" for an instructor starting a new group.
+"""Settings: which cluster the lab runs on and switching it to another (lab/backends.py), the
+embedded cluster's pace and behaviour (its ConfigMap kube-system/gitops-lab-simulator: timings,
+the simulated registry, the CPU load the HPA sees), the personas, and "reset the lab" for an
+instructor starting a new group.
 
 The simulator is changed as any learner could, through the Kubernetes API (`client("admin")`
 to read, the scenario engine's `simulator` action to patch), never through a side door.
@@ -8,6 +9,7 @@ to read, the scenario engine's `simulator` action to patch), never through a sid
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from lab.backends import BackendChoice, available_backends, switch_cluster, table
 from lab.cluster.client import ClusterError
 from lab.config import RECONCILER, TIMING_NAMES
 from lab.scenario.actions import (
@@ -27,12 +30,6 @@ from lab.scenario.actions import (
 from lab.ui.session import session
 from lab.workspace import LabError
 
-BACKENDS = (
-    ("embedded", "Embedded", "a simulated Kubernetes in this process: nothing to install"),
-    ("kind", "kind", "Kubernetes in Docker (needs Docker and kind)"),
-    ("context", "A kubeconfig context", "any cluster you can reach"),
-)
-AVAILABLE = {"embedded"}  # what Lab.up accepts today
 TIMING_HELP = {
     "pullSeconds": "an image pull (scaled by the image's size)",
     "startSeconds": "create and start a container",
@@ -60,6 +57,8 @@ def flash() -> None:
         st.success(text)
     elif kind == "error":
         st.error(text)
+    for warning in st.session_state.pop("settings_warnings", []):
+        st.warning(warning)
 
 
 def simulator_data() -> dict[str, str]:
@@ -110,6 +109,29 @@ def save_load() -> None:
         patch_simulator({"load": {target: int(st.session_state["settings_load_percent"])}})
 
 
+@st.cache_data(ttl=30, show_spinner="Looking for clusters...")
+def cluster_choices(env: tuple[tuple[str, str], ...], own: str) -> list[BackendChoice]:
+    """What the lab could run on (`docker info` may take seconds: kept 30 s, or until "Look
+    again"); the environment is the cache key, so a new KUBECONFIG is looked at at once."""
+    return available_backends(dict(env), lab_kubeconfig=Path(own))
+
+
+def switch_to(backend: str) -> None:
+    """Restart the workspace's lab on `backend`."""
+    try:
+        switch_cluster(current.lab, backend)
+    except (LabError, ClusterError) as exc:
+        st.session_state["settings_flash"] = ("error", f"Not switched: {exc}")
+    else:
+        st.session_state["settings_flash"] = (
+            "success",
+            f"The lab now runs on {backend}: the reconciler is syncing every app onto it.",
+        )
+        # What this cluster cannot do as the embedded one does (shared identities, no audit log).
+        warnings = getattr(current.lab.cluster, "warnings", None) or []
+        st.session_state["settings_warnings"] = [str(w) for w in warnings]
+
+
 def reset_lab() -> None:
     """Stop everything, delete the workspace, and let the next run make a new one.
 
@@ -133,22 +155,49 @@ flash()
 
 st.subheader("Cluster")
 snapshot = lab.snapshot()
-rows = []
-for name, title, what in BACKENDS:
-    in_use = lab.config.cluster == name or lab.config.cluster.startswith(f"{name}:")
-    rows.append(
-        {
-            "backend": title,
-            "what": what,
-            "status": "in use" if in_use else "available" if name in AVAILABLE else "not yet",
-        }
-    )
-st.dataframe(pd.DataFrame(rows), hide_index=True)
+in_use = lab.config.cluster
+choices = cluster_choices(tuple(sorted(os.environ.items())), str(lab.kubeconfig_path))
+st.dataframe(pd.DataFrame(table(choices, in_use)), hide_index=True)
 st.caption(
-    "Today the lab runs on the embedded cluster only; kind and kubeconfig contexts will be "
-    f"offered here when the lab supports them. API server: {snapshot.cluster_url or 'not running'}"
-    f" — kubeconfig: `{lab.kubeconfig_path}`"
+    f"lab.yaml's `cluster.backend`: `{in_use}`. API server: "
+    f"{snapshot.cluster_url or 'not running'} — kubeconfig: `{lab.kubeconfig_path}`"
 )
+if st.button("Look again", key="settings_backends_refresh"):
+    cluster_choices.clear()
+    st.rerun()
+
+others = [c for c in choices if c.available and c.name != in_use]
+if current.in_scenario:
+    st.caption("Stop the scenario to switch the workspace's cluster.")
+elif not others:
+    st.caption("No other cluster can be used from here: the table says why.")
+elif not st.session_state.get("settings_switch_pending"):
+    titles = {c.name: f"{c.title} ({c.name})" for c in others}
+    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    left.selectbox(
+        "Run the lab on", list(titles), format_func=titles.__getitem__, key="settings_backend"
+    )
+    if right.button("Switch the lab to this cluster", key="settings_switch"):
+        st.session_state["settings_switch_pending"] = st.session_state["settings_backend"]
+        st.rerun()
+else:
+    target = str(st.session_state["settings_switch_pending"])
+    st.warning(
+        f"Switch the lab from `{in_use}` to `{target}`? The lab restarts: the reconciler stops, "
+        f"the lab's kubeconfig is rewritten for `{target}`, and the reconciler re-syncs every app "
+        "from Git onto the new cluster. The old cluster is left as it was (nothing there is "
+        "deleted; switch back to find it again). lab.yaml's `cluster.backend` changes only if "
+        "the new cluster starts; if it cannot, the lab starts again on the old one."
+    )
+    yes, no = st.columns(2)
+    if yes.button(f"Yes, switch to {target}", type="primary", key="settings_switch_confirm"):
+        st.session_state.pop("settings_switch_pending", None)
+        with st.spinner(f"Restarting the lab on {target}..."):
+            switch_to(target)
+        st.rerun()
+    if no.button("Cancel", key="settings_switch_cancel"):
+        st.session_state.pop("settings_switch_pending", None)
+        st.rerun()
 
 # --- the simulator -----------------------------------------------------------------------------
 
@@ -157,12 +206,17 @@ st.caption(
     f"ConfigMap `{SETTINGS_NAMESPACE}/{SETTINGS_CONFIGMAP}`: change it here or with kubectl; "
     "the simulated kubelet, registry and metrics follow at once."
 )
-data: dict[str, str] | None
-try:
-    data = simulator_data()
-except (ClusterError, LabError) as exc:
-    st.error(f"The simulator's settings cannot be read: {exc}")
-    data = None
+data: dict[str, str] | None = None
+if in_use != "embedded":
+    st.info(
+        f"The lab runs on `{in_use}`, a real cluster: its pulls, starts and load are real, so "
+        "there is no simulator to set. Switch back to the embedded cluster to use it."
+    )
+else:
+    try:
+        data = simulator_data()
+    except (ClusterError, LabError) as exc:
+        st.error(f"The simulator's settings cannot be read: {exc}")
 
 if data is not None:
     # The widgets show the ConfigMap as it is now, whoever changed it last.

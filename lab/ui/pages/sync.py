@@ -9,7 +9,7 @@ The live part (status, diff, recent events, history) is a fragment redrawn every
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -18,7 +18,7 @@ import streamlit as st
 from lab import views
 from lab.cluster.client import ClusterError
 from lab.config import RECONCILER
-from lab.engine.reconciler import AppStatus, EngineEvent
+from lab.engine.reconciler import AppStatus
 from lab.engine.source import SourceError
 from lab.ui import widgets
 from lab.ui.session import session
@@ -93,17 +93,6 @@ def on_policy(app: str, attr: str, title: str) -> None:
     settle(app, lambda a: getattr(a.spec.policy, attr) == value)
 
 
-def who_changed(events: Sequence[EngineEvent], res: Mapping[str, Any]) -> str:
-    """The person behind a resource's latest drift, from the API audit log (via the event)."""
-    for event in reversed(events):
-        if event.type != "DriftDetected":
-            continue
-        resource = event.data.get("resource") or {}
-        if all(resource.get(k) == res[k] for k in ("kind", "namespace", "name")):
-            return str(event.data.get("changedBy") or "")
-    return ""
-
-
 def entry_words(entry: Any) -> str:
     if entry is None:
         return "it was started"
@@ -140,7 +129,8 @@ def live() -> None:
 
     st.subheader("Desired (Git) vs live (cluster)")
     try:
-        diff = views.diff_dict(snapshot, app)["apps"][0]
+        drifts = lab.audit_events(types=["DriftDetected"], app=app)
+        diff = views.diff_dict(snapshot, app, drifts)["apps"][0]
     except KeyError:
         diff = {"resources": []}
     if not diff["resources"]:
@@ -148,7 +138,7 @@ def live() -> None:
     for res in diff["resources"]:
         where = f"{res['namespace']}/" if res["namespace"] else ""
         with st.container(border=True):
-            person = who_changed(snapshot.events, res)
+            person = res.get("changedBy") or ""
             st.markdown(
                 f"**{res['kind']}** {where}{res['name']} {widgets.sync_badge(res['status'])}"
                 + (f" — changed by hand by **{person}**" if person else "")

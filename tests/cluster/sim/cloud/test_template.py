@@ -81,12 +81,11 @@ def _git(path: str) -> dict[str, Any]:
 
 def test_the_web_apps_configmap_names_the_resources_git_declares() -> None:
     config = _git("apps/web/configmap.yaml")["data"]
+    bucket, database = _git("infra/bucket.yaml")["spec"], _git("infra/dbinstance.yaml")["spec"]
 
-    assert config["ASSETS_BUCKET"] == _git("infra/bucket.yaml")["spec"]["name"]
-    assert config["DB_INSTANCE_IDENTIFIER"] == (
-        _git("infra/dbinstance.yaml")["spec"]["dbInstanceIdentifier"]
-    )
-    assert config["DB_USER"] == _git("infra/dbinstance.yaml")["spec"]["masterUsername"]
+    assert config["ASSETS_BUCKET"] == bucket["name"]
+    assert config["DB_INSTANCE_IDENTIFIER"] == database["dbInstanceIdentifier"]
+    assert config["DB_USER"] == database["masterUsername"]
 
 
 def _synced(status: dict[str, Any]) -> bool:
@@ -126,11 +125,15 @@ def test_the_template_provisions_its_resources_and_git_deletes_them(lab: Lab) ->
         ("web", "Synced", "Healthy"),
     ]
     env = [
-        (p["metadata"]["namespace"], c["envFrom"])
-        for p in pods
-        for c in p["spec"]["containers"]
+        (p["metadata"]["namespace"], c["envFrom"]) for p in pods for c in p["spec"]["containers"]
     ]
     assert env == [("web", [{"configMapRef": {"name": "web-config"}}])] * 2
+    told = (lab.client("admin").get("v1", "ConfigMap", "web-config", "web") or {})["data"]
+    assert (told["ASSETS_BUCKET"], told["AWS_REGION"]) == (
+        account["buckets"][0]["name"],
+        account["region"],
+    )
+    assert told["DB_INSTANCE_IDENTIFIER"] == account["dbInstances"][0]["dbInstanceIdentifier"]
 
     lab.commit({"infra/bucket.yaml": None}, "Remove the assets bucket", persona="alice")
     lab.wait_until_synced("infra", timeout=60)
