@@ -262,7 +262,8 @@ class Lab:
         if root.exists() and any(p for p in root.iterdir() if p.name != ".lab"):
             raise LabError(f"{root} is not empty; give a new folder for the lab")
         source = templates_dir() / template
-        if not (source / "template.yaml").exists():
+        # A template is a name from the catalog, never a path (nothing outside it is read).
+        if template not in template_names() or not (source / "template.yaml").exists():
             known = ", ".join(template_names()) or "none found"
             raise LabError(f"there is no template {template!r} (templates: {known})")
         meta = yaml.safe_load((source / "template.yaml").read_text()) or {}

@@ -53,6 +53,10 @@ def test_init_makes_the_workspace(tmp_path: Path) -> None:
         Lab.init(tmp_path / "w", "web-app")
     with pytest.raises(LabError, match="no template"):
         Lab.init(tmp_path / "x", "nope")
+    for outside in ("../templates/web-app", "/etc", "web-app/../../.."):  # no path traversal
+        with pytest.raises(LabError, match="no template"):
+            Lab.init(tmp_path / "y", outside)
+    assert not (tmp_path / "y").exists()
 
 
 def test_first_sync_makes_everything_synced_and_healthy(lab: Lab) -> None:
