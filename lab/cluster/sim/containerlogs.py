@@ -42,7 +42,7 @@ class Run:
 
     def entries(self, until: datetime) -> Iterator[tuple[datetime, str]]:
         """(time, text) of every line printed up to `until`, oldest first."""
-        stop = until if self.ended is None else min(until, self.ended)
+        stop = until if self.ended is None else self.ended  # an ended run printed it all
         printed = [(self.started + timedelta(seconds=line.at), line.text) for line in self.lines]
         printed.extend(self._looped(stop))
         printed.sort(key=lambda entry: entry[0])
@@ -132,7 +132,8 @@ class ContainerLogs:
             if run is None:
                 return
             run.lines.extend(lines)
-            run.ended = ended
+            # Never earlier than an end already known (the process's own exit, see the kubelet).
+            run.ended = ended if run.ended is None else max(run.ended, ended)
 
     def forget_pod(self, pod_uid: str) -> None:
         with self._lock:

@@ -39,7 +39,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from lab.cluster.sim import auth, errors, images
@@ -1313,6 +1313,12 @@ class Kubelet(Controller):
         if exit_at is not None and now >= exit_at:
             code = process.exit_code
             reason = process.reason or ("Completed" if code == 0 else "Error")
+            # Its last words are printed at its own exit, reckoned from its start on the wall
+            # clock; the timer that noticed the exit ran on the monotonic one, a little early or
+            # late. The log keeps everything up to the process's own exit (read just below by
+            # FallbackToLogsOnError, and by `kubectl logs` after).
+            own_exit = instance.started_at + timedelta(seconds=process.exits_after or 0.0)
+            self.log_source.end(instance.cid, own_exit)
             message = process.termination_message or self._fallback_message(slot, instance, code)
             self._finish(pod, runtime, slot, instance, now, code, reason, message)
             return True
