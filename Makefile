@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: run up test lint typecheck unit bench test-kind fmt clean serve notebook notebook-files
+.PHONY: soak run up test lint typecheck unit bench test-kind fmt clean serve notebook notebook-files
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ notebook: $(STAMP)
 ## notebook-files: regenerate notebooks/*.ipynb from their percent-format sources
 notebook-files: $(STAMP)
 	$(BIN)/python notebooks/generate.py
+
+## soak: the 30-minute soak (not part of bench, never in CI)
+soak: $(STAMP)
+	$(BIN)/python -m bench soak --minutes 30
 
 ## test-kind: the tests that need Docker and kind
 test-kind: $(STAMP)

@@ -11,6 +11,8 @@ from typing import Any
 
 from bench.report import Report
 
+AREA = "Simulated workloads"
+
 
 def _deployment(i: int) -> dict[str, Any]:
     labels = {"app": f"app-{i:03d}"}
@@ -47,7 +49,7 @@ def _hundred_deployments(report: Report, label: str, timings: Any, idle: bool) -
 
     from lab.cluster.sim.cluster import EmbeddedCluster
 
-    area = "Simulated workloads"
+    area = AREA
     with tempfile.TemporaryDirectory() as tmp:
         # Three nodes: 300 pods do not fit in two (a real kubelet takes at most 110 pods).
         cluster = EmbeddedCluster(Path(tmp) / "state", timings=timings, nodes=3).start()
@@ -56,7 +58,7 @@ def _hundred_deployments(report: Report, label: str, timings: Any, idle: bool) -
                 config_file=str(cluster.kubeconfig_path), context="admin"
             )
             core = client.CoreV1Api(api)
-            apps = client.AppsV1Api(api)
+            apps: Any = client.AppsV1Api(api)  # bodies as dicts, raw lists: untyped use
             core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="load")))
             start = time.perf_counter()
             for i in range(100):
