@@ -791,6 +791,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # The lab says in plain words when the cluster is unreachable (a condition and an audit
+    # event); urllib3's own "Retrying ... ProtocolError" lines would only repeat it, several
+    # times per watch (e.g. at every Ctrl-C). `-v` shows them.
+    if not args.verbose:
+        logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
     if func is None:
         parser.print_help()
