@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from lab.cluster.sim import errors
@@ -26,6 +26,10 @@ WARNING = "Warning"
 
 FOLD_WINDOW = timedelta(minutes=10)
 EVENT_TTL = timedelta(hours=1)
+# A real cluster keeps Events for --event-ttl (1 h) in etcd; the simulator keeps everything in
+# its own memory, so it also keeps at most this many per namespace, dropping the oldest first
+# (a lab with a drift every few seconds would otherwise grow by megabytes a minute).
+MAX_EVENTS_PER_NAMESPACE = 250
 
 
 @dataclass(frozen=True)
@@ -153,15 +157,37 @@ class EventRecorder:
         rtype = self.registry.catalog.by_key("/events")
         if rtype is None:
             return
-        cutoff = self.clock.now() - EVENT_TTL
-        items, _ = self.registry.store.query("/events")
-        for event in items:
-            stamp = event.get("lastTimestamp") or (event.get("metadata") or {}).get(
-                "creationTimestamp"
-            )
-            if stamp and parse_time(str(stamp)) < cutoff:
-                meta = event["metadata"]
-                self.registry.store.remove("/events", meta.get("namespace", ""), meta["name"])
+        for namespace, name in expired(
+            self.registry.store.query("/events")[0], self.clock.now() - EVENT_TTL
+        ):
+            self.registry.store.remove("/events", namespace, name)
         self._recent = {
             k: v for k, v in self._recent.items() if self.registry.store.get("/events", *v)
         }
+
+
+def _stamp(event: Obj) -> str:
+    meta = event.get("metadata") or {}
+    return str(event.get("lastTimestamp") or meta.get("creationTimestamp") or "")
+
+
+def expired(events: list[Obj], cutoff: datetime) -> list[tuple[str, str]]:
+    """(namespace, name) of the Events to drop: older than `cutoff`, and the oldest of any
+    namespace past MAX_EVENTS_PER_NAMESPACE."""
+    gone: list[tuple[str, str]] = []
+    by_namespace: dict[str, list[Obj]] = {}
+    for event in events:
+        meta = event.get("metadata") or {}
+        key = (str(meta.get("namespace", "")), str(meta.get("name", "")))
+        stamp = _stamp(event)
+        if stamp and parse_time(stamp) < cutoff:
+            gone.append(key)
+        else:
+            by_namespace.setdefault(key[0], []).append(event)
+    for namespace, kept in by_namespace.items():
+        if len(kept) <= MAX_EVENTS_PER_NAMESPACE:
+            continue
+        kept.sort(key=lambda e: (_stamp(e), str((e.get("metadata") or {}).get("name", ""))))
+        for event in kept[: len(kept) - MAX_EVENTS_PER_NAMESPACE]:
+            gone.append((namespace, str((event.get("metadata") or {}).get("name", ""))))
+    return gone
