@@ -103,7 +103,7 @@ class EmbeddedCluster:
         clock: Clock | None = None,
         kubeconfig_path: Path | None = None,
         audit_reads: bool = False,
-        watch_history: int = 1000,
+        watch_history: int = 250,
         timings: Timings | None = None,
         nodes: int = 2,
         run_controllers: bool = True,

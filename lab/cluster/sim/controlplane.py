@@ -49,7 +49,7 @@ class ControlPlane:
         clock: Clock | None = None,
         timings: Timings | None = None,
         nodes: int = 2,
-        watch_history: int = 1000,
+        watch_history: int = 250,
         ca_pem: str = "",
         cloud_crds: bool = False,
     ) -> None:

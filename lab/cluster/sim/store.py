@@ -89,7 +89,7 @@ def _with_rv(obj: Obj, rv: int) -> Obj:
 class Store:
     """Objects by (type key, namespace, name), with indexes, event logs and durability."""
 
-    def __init__(self, path: Path | None = None, history: int = 1000) -> None:
+    def __init__(self, path: Path | None = None, history: int = 250) -> None:
         self.lock = threading.RLock()
         self._history = history
         self._objects: dict[str, dict[str, dict[str, Obj]]] = {}
