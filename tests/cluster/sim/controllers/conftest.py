@@ -7,11 +7,14 @@ result, every run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from lab.cluster.sim import auth
 from lab.cluster.sim.clock import ManualClock
@@ -87,13 +90,43 @@ class Sim:
         return self.control.settle(max_seconds)
 
 
-@pytest.fixture
-def sim() -> Iterator[Sim]:
-    """Default (realistic) timings on a manual clock."""
+@contextmanager
+def running_only(controllers: Sequence[str] | None = None) -> Iterator[Sim]:
+    """A control plane on a manual clock with default (realistic) timings, running only the
+    named controllers (all of them when None): what is not under test moves when told to."""
     clock = ManualClock()
     control = ControlPlane(None, clock=clock, timings=Timings())
+    if controllers is not None:
+        for name in [n for n in control.controllers.controllers if n not in controllers]:
+            del control.controllers.controllers[name]
     control.start(threaded=False)
     try:
         yield Sim(control, clock)
     finally:
         control.stop()
+
+
+@pytest.fixture
+def sim() -> Iterator[Sim]:
+    """Every controller, default (realistic) timings, on a manual clock."""
+    with running_only() as made:
+        yield made
+
+
+def yaml_cases(folder: Path) -> list[Any]:
+    """Every case of every YAML table in `folder`, as params named `file: case`."""
+    params = []
+    for path in sorted(folder.glob("*.yaml")):
+        for case in yaml.safe_load(path.read_text()):
+            params.append(pytest.param(case, id=f"{path.stem}: {case['name']}"))
+    return params
+
+
+def merged(base: Any, extra: Any) -> Any:
+    """`extra` laid over `base`: mappings merge at every depth, anything else replaces."""
+    if isinstance(base, dict) and isinstance(extra, dict):
+        out = dict(base)
+        for key, value in extra.items():
+            out[key] = merged(base.get(key), value) if key in base else value
+        return out
+    return extra

@@ -25,7 +25,7 @@ from lab.cluster.sim.clock import parse_time, rfc3339
 from lab.cluster.sim.controllers import deployment as dc
 from lab.cluster.sim.registry import MERGE_PATCH, DeleteOptions, Request
 
-from .conftest import Sim
+from .conftest import Sim, merged
 
 FIXTURES = Path(__file__).parents[3] / "fixtures" / "controllers" / "deployment"
 
@@ -55,15 +55,6 @@ COUNTS = (
     "terminatingReplicas",
     "collisionCount",
 )
-
-
-def merged(base: Any, extra: Any) -> Any:
-    if isinstance(base, dict) and isinstance(extra, dict):
-        out = dict(base)
-        for key, value in extra.items():
-            out[key] = merged(base.get(key), value) if key in base else value
-        return out
-    return extra
 
 
 def cases(*names: str) -> list[Any]:

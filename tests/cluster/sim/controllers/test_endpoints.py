@@ -16,42 +16,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from lab.cluster.sim import auth
-from lab.cluster.sim.clock import ManualClock, rfc3339
+from lab.cluster.sim.clock import rfc3339
 from lab.cluster.sim.controllers import endpoints as ep
-from lab.cluster.sim.controlplane import ControlPlane
 from lab.cluster.sim.registry import DeleteOptions, Request
-from lab.cluster.sim.settings import Timings
 from lab.cluster.sim.store import ADDED, MODIFIED, Change
 
-from .conftest import Sim
+from .conftest import Sim, running_only, yaml_cases
 
 FIXTURES = Path(__file__).parents[3] / "fixtures" / "controllers" / "endpoints"
 RUNS = ("simulator-settings", "endpoint-controller", "endpointslice-controller")
 
 
-def cases() -> list[Any]:
-    params = []
-    for path in sorted(FIXTURES.glob("*.yaml")):
-        for case in yaml.safe_load(path.read_text()):
-            params.append(pytest.param(case, id=f"{path.stem}: {case['name']}"))
-    return params
-
-
 @pytest.fixture
 def sim() -> Iterator[Sim]:
     """A control plane on a manual clock running only the controllers under test."""
-    clock = ManualClock()
-    control = ControlPlane(None, clock=clock, timings=Timings())
-    for name in [n for n in control.controllers.controllers if n not in RUNS]:
-        del control.controllers.controllers[name]
-    control.start(threaded=False)
-    try:
-        yield Sim(control, clock)
-    finally:
-        control.stop()
+    with running_only(RUNS) as made:
+        yield made
 
 
 class Scene:
@@ -176,7 +158,7 @@ def check_endpoints(scene: Scene, name: str, want: dict[str, Any] | None) -> Non
     assert scene.without_uids(got.get("subsets") or []) == want["subsets"]
 
 
-@pytest.mark.parametrize("case", cases())
+@pytest.mark.parametrize("case", yaml_cases(FIXTURES))
 def test_endpoints(sim: Sim, case: dict[str, Any]) -> None:
     scene = Scene(sim, case)
     for step in case["steps"]:

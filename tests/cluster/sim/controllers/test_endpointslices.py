@@ -15,8 +15,8 @@ import pytest
 
 from lab.cluster.sim.controllers import endpointslices as eps
 
-from .conftest import Sim
-from .test_endpoints import Scene, cases, sim  # noqa: F401 - `sim` is the fixture used here
+from .conftest import Sim, yaml_cases
+from .test_endpoints import FIXTURES, Scene, sim  # noqa: F401 - `sim` is the fixture used here
 
 
 def slices_of(scene: Scene, service: str) -> list[dict[str, Any]]:
@@ -65,7 +65,7 @@ def check_slices(
     return [s["metadata"]["name"] for s in got]
 
 
-@pytest.mark.parametrize("case", cases())
+@pytest.mark.parametrize("case", yaml_cases(FIXTURES))
 def test_endpoint_slices(sim: Sim, case: dict[str, Any]) -> None:  # noqa: F811
     scene = Scene(sim, case)
     names: list[str] = []

@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from lab.cluster.sim import auth
 from lab.cluster.sim.clock import rfc3339
 from lab.cluster.sim.controllers import replicaset as rsc
 from lab.cluster.sim.registry import MERGE_PATCH, DeleteOptions, Request
 
-from .conftest import Sim
+from .conftest import Sim, yaml_cases
 from .test_deployment import merged
 
 FIXTURES = Path(__file__).parents[3] / "fixtures" / "controllers" / "replicaset"
@@ -45,14 +44,6 @@ BASE: dict[str, Any] = {
         },
     },
 }
-
-
-def cases() -> list[Any]:
-    params = []
-    for path in sorted(FIXTURES.glob("*.yaml")):
-        for case in yaml.safe_load(path.read_text()):
-            params.append(pytest.param(case, id=f"{path.stem}: {case['name']}"))
-    return params
 
 
 class Pods:
@@ -140,7 +131,7 @@ def _prepare(sim: Sim, pods: Pods, loose: list[dict[str, Any]]) -> None:
         )
 
 
-@pytest.mark.parametrize("case", cases())
+@pytest.mark.parametrize("case", yaml_cases(FIXTURES))
 def test_replica_set_scenario(sim: Sim, case: dict[str, Any]) -> None:
     pods = Pods(sim)
     loose = case.get("pods") or []

@@ -17,16 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from lab.cluster.sim import auth
-from lab.cluster.sim.clock import ManualClock, rfc3339
+from lab.cluster.sim.clock import rfc3339
 from lab.cluster.sim.controllers import statefulset as ss
-from lab.cluster.sim.controlplane import ControlPlane
 from lab.cluster.sim.registry import MERGE_PATCH, Request
-from lab.cluster.sim.settings import Timings
 
-from .conftest import Sim
+from .conftest import Sim, merged, running_only, yaml_cases
 
 FIXTURES = Path(__file__).parents[3] / "fixtures" / "controllers" / "statefulset"
 RUNS = ("simulator-settings", "statefulset-controller")
@@ -47,35 +44,11 @@ BASE: dict[str, Any] = {
 }
 
 
-def cases() -> list[Any]:
-    params = []
-    for path in sorted(FIXTURES.glob("*.yaml")):
-        for case in yaml.safe_load(path.read_text()):
-            params.append(pytest.param(case, id=f"{path.stem}: {case['name']}"))
-    return params
-
-
-def merged(base: Any, extra: Any) -> Any:
-    if isinstance(base, dict) and isinstance(extra, dict):
-        out = dict(base)
-        for key, value in extra.items():
-            out[key] = merged(base.get(key), value) if key in base else value
-        return out
-    return extra
-
-
 @pytest.fixture
 def sim() -> Iterator[Sim]:
     """Only the StatefulSet controller runs: pods move when the test says so."""
-    clock = ManualClock()
-    control = ControlPlane(None, clock=clock, timings=Timings())
-    for name in [n for n in control.controllers.controllers if n not in RUNS]:
-        del control.controllers.controllers[name]
-    control.start(threaded=False)
-    try:
-        yield Sim(control, clock)
-    finally:
-        control.stop()
+    with running_only(RUNS) as made:
+        yield made
 
 
 class Scene:
@@ -186,7 +159,7 @@ class Scene:
             assert [list(e) for e in self.sim.events(sts)] == step["events"]
 
 
-@pytest.mark.parametrize("case", cases())
+@pytest.mark.parametrize("case", yaml_cases(FIXTURES))
 def test_statefulsets(sim: Sim, case: dict[str, Any]) -> None:
     scene = Scene(sim, case.get("sts") or {})
     for step in case["steps"]:
