@@ -68,6 +68,14 @@ class ReviewDesk:
     def list(self, state: str | None = None) -> list[MergeRequest]:
         return [r for r in self.store.load() if state is None or r.state == state]
 
+    def unproposed(self) -> tuple[str, ...]:
+        """Branches on the Git server (main aside) that no open request proposes yet."""
+        out = git(
+            "for-each-ref", "--format=%(refname:short)", "refs/heads/", cwd=self.lab.remote_path
+        )
+        proposed = {r.branch for r in self.list(OPEN)}
+        return tuple(b for b in out.stdout.split() if b and b != "main" and b not in proposed)
+
     def get(self, request_id: int) -> MergeRequest:
         """The request, re-checked first when its branch has moved since the last check."""
         request = self.store.get(request_id)

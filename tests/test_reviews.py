@@ -70,6 +70,9 @@ def test_main_only_changes_through_a_merged_review(lab: Lab) -> None:
     assert lab.working_copy().head() == lab.git_log(1)[0].sha  # the clone went back to main
 
     request_id = propose(lab, "green", colour_change(lab, "green"))
+    assert "green" not in lab.reviews.unproposed()  # its request proposes it
+    idle = lab.commit(colour_change(lab, "red"), "a branch nobody proposes", branch="red")
+    assert idle.pushed and lab.reviews.unproposed() == ("red",)
     request = lab.reviews.get(request_id)
     assert request.checks_passed, request.checks
     assert [c.name for c in request.checks] == [

@@ -14,7 +14,6 @@ import pandas as pd
 import streamlit as st
 
 from lab.config import RECONCILER
-from lab.engine.gitserver import git
 from lab.engine.review import MergeRequest, ReviewError
 from lab.ui import widgets
 from lab.ui.session import session
@@ -84,11 +83,6 @@ def command(done: Callable[[Any], str], func: Callable[..., Any], *args: Any, **
     return result
 
 
-def branches() -> list[str]:
-    out = git("for-each-ref", "--format=%(refname:short)", "refs/heads/", cwd=lab.remote_path)
-    return [b for b in out.stdout.split() if b and b != "main"]
-
-
 flash()
 
 # --- propose ----------------------------------------------------------------------------------
@@ -136,7 +130,7 @@ with st.expander("Propose a change", icon=":material/add_circle:"):
                 )
                 st.session_state["reviews_selected"] = request.id
         st.rerun()
-    unproposed = [b for b in branches() if b not in {r.branch for r in lab.reviews.list("open")}]
+    unproposed = lab.reviews.unproposed()
     if unproposed:
         st.divider()
         left, right = st.columns([1, 2])
