@@ -17,17 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import run_cli
 from tests.test_cli import read_until
 
-
-def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lab.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+run = run_cli
 
 
 def wait_status(lab: Path, predicate, timeout: float = 60) -> dict:  # type: ignore[no-untyped-def]

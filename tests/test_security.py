@@ -17,6 +17,7 @@ import yaml
 from lab.cluster.sim.settings import Timings
 from lab.engine.model import SyncStatus
 from lab.workspace import Lab
+from tests.conftest import run_cli
 
 
 def up(lab: Lab) -> Lab:
@@ -217,12 +218,7 @@ def test_secret_values_never_leak(tmp_path: Path) -> None:
 
 
 def audit_cli(lab: Lab, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lab.cli", "audit", str(lab.root), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return run_cli("audit", str(lab.root), *args)
 
 
 def test_the_audit_trail_proves_it_was_not_edited(lab: Lab) -> None:

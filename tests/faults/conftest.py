@@ -15,15 +15,9 @@ from typing import Any
 
 import yaml
 
+from tests.conftest import run_cli
 
-def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lab.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+cli = run_cli  # the faults' own name for `gitops-lab ARGS`
 
 
 def make_lab(root: Path) -> Path:
